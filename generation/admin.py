@@ -1,0 +1,120 @@
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from generation.models import Job, Task, WebhookDelivery
+from generation.services import cancel_task, retry_task
+from generation.transitions import TransitionRefused
+
+TASK_READONLY = [
+    "id", "job", "retried_from", "status", "provider", "endpoint", "arguments", "request_id",
+    "queue_position", "progress", "last_log", "result_url", "submit_attempts", "download_attempts",
+    "next_attempt_at", "lease_until", "error_kind", "error_message", "error_detail",
+    "created_at", "updated_at", "submitted_at", "started_at", "finished_at",
+]
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    fields = ["id_link", "status", "request_id", "progress", "error_kind", "error_message", "created_at", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="task")
+    def id_link(self, task):
+        return str(task.pk)[:8]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "model_key", "short_prompt", "task_statuses", "created_at"]
+    list_filter = ["model_key", "created_at"]
+    search_fields = ["id", "prompt", "user__username", "user__email", "tasks__request_id"]
+    readonly_fields = ["id", "user", "model_key", "prompt", "params", "input_image", "created_at"]
+    list_select_related = ["user"]
+    inlines = [TaskInline]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="prompt")
+    def short_prompt(self, job):
+        return job.prompt[:80]
+
+    @admin.display(description="tasks")
+    def task_statuses(self, job):
+        return ", ".join(task.status for task in job.tasks.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tasks")
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["short_id", "status", "user", "endpoint", "request_id", "progress", "error_kind", "created_at", "finished_at"]
+    list_filter = ["status", "error_kind", "endpoint", "provider", "created_at"]
+    search_fields = ["id", "request_id", "job__user__username", "job__prompt", "error_message"]
+    list_select_related = ["job__user"]
+    readonly_fields = TASK_READONLY
+    actions = ["retry_selected", "cancel_selected"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="task", ordering="id")
+    def short_id(self, task):
+        return str(task.pk)[:8]
+
+    @admin.display(description="user", ordering="job__user__username")
+    def user(self, task):
+        return task.job.user
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry selected failed or cancelled tasks")
+    def retry_selected(self, request, queryset):
+        retried = skipped = 0
+        for task in queryset:
+            try:
+                retry_task(task=task)
+                retried += 1
+            except TransitionRefused:
+                skipped += 1
+        self.message_user(request, f"Retried {retried} task(s); skipped {skipped} not failed/cancelled or already retried.",
+                          messages.SUCCESS if retried else messages.WARNING)
+
+    @admin.action(description="Cancel selected unfinished tasks")
+    def cancel_selected(self, request, queryset):
+        cancelled = skipped = 0
+        for task in queryset:
+            try:
+                cancel_task(task=task)
+                cancelled += 1
+            except TransitionRefused:
+                skipped += 1
+        self.message_user(request, f"Cancelled {cancelled} task(s); skipped {skipped} finished or saving.",
+                          messages.SUCCESS if cancelled else messages.WARNING)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "received_at", "outcome", "http_status", "request_id", "task_link", "remote_addr", "body_size"]
+    list_filter = ["outcome", "http_status", "provider", "received_at"]
+    search_fields = ["request_id", "task__id", "detail"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    date_hierarchy = "received_at"
+
+    @admin.display(description="task")
+    def task_link(self, delivery):
+        if delivery.task_id is None:
+            return "-"
+        url = reverse("admin:generation_task_change", args=[delivery.task_id])
+        return format_html('<a href="{}">{}</a>', url, str(delivery.task_id)[:8])
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

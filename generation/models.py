@@ -1,0 +1,179 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from generation.catalog import MODELS, get_model
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUBMITTING = "submitting", "Submitting"
+    QUEUED = "queued", "Queued"
+    IN_PROGRESS = "in_progress", "In progress"
+    DOWNLOADING = "downloading", "Downloading"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+# At the provider, or possibly so: these may cost money and must not be resubmitted.
+AT_PROVIDER = frozenset({TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
+
+# The whole state machine. A key's set lists where a task may go from it; finished
+# states go nowhere. A webhook may overtake the submit call that caused it (the
+# provider can finish before our worker stores the request id), hence the moves
+# from SUBMITTING straight to later states.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    TaskStatus.PENDING: frozenset({TaskStatus.SUBMITTING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
+    TaskStatus.SUBMITTING: frozenset(
+        {
+            TaskStatus.PENDING,
+            TaskStatus.QUEUED,
+            TaskStatus.IN_PROGRESS,
+            TaskStatus.DOWNLOADING,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELLED,
+        }
+    ),
+    TaskStatus.QUEUED: frozenset(
+        {TaskStatus.IN_PROGRESS, TaskStatus.DOWNLOADING, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.DOWNLOADING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
+    TaskStatus.DOWNLOADING: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+
+class ErrorKind(models.TextChoices):
+    VALIDATION = "validation", "Invalid request"
+    RATE_LIMIT = "rate_limit", "Rate limited"
+    QUOTA = "quota", "Quota exceeded"
+    NETWORK = "network", "Network error"
+    PROVIDER = "provider", "Provider error"
+    DOWNLOAD = "download", "Download failed"
+    TIMEOUT = "timeout", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERNAL = "internal", "Internal error"
+
+
+class Job(models.Model):
+    """One press of Generate: what the user asked for. Its tasks do the work."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    model_key = models.CharField(max_length=64, choices=[(m.key, m.label) for m in MODELS])
+    prompt = models.TextField()
+    # The validated form values (duration, aspect ratio, seed, ...) as the user gave them.
+    params = models.JSONField(default=dict, blank=True)
+    input_image = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_spec.label}: {self.prompt[:60]}"
+
+    @property
+    def model_spec(self):
+        return get_model(self.model_key)
+
+
+class Task(models.Model):
+    """One video at one provider. Its row is the truth about that video's progress;
+    `status` changes only through `generation.transitions.transition_task`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tasks")
+    retried_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_by"
+    )
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True)
+
+    provider = models.CharField(max_length=32, default="fal")
+    endpoint = models.CharField(max_length=200)
+    arguments = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    webhook_token = models.CharField(max_length=64, default=secrets.token_urlsafe, editable=False)
+
+    queue_position = models.IntegerField(null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_log = models.TextField(blank=True)
+    result_url = models.URLField(max_length=2000, blank=True)
+
+    submit_attempts = models.PositiveIntegerField(default=0)
+    download_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While set and in the future, one worker owns the slow step (submit or download).
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    error_kind = models.CharField(max_length=16, choices=ErrorKind.choices, blank=True)
+    error_message = models.CharField(max_length=500, blank=True, help_text="Safe to show the user.")
+    error_detail = models.TextField(blank=True, help_text="For staff: type, traceback, provider response.")
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"Task {str(self.id)[:8]} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and not hasattr(self, "retried_by")
+
+    def can_move_to(self, status: str) -> bool:
+        return status in ALLOWED_TRANSITIONS[self.status]
+
+
+class WebhookOutcome(models.TextChoices):
+    RECEIVED = "received", "Received (not processed yet)"
+    APPLIED = "applied", "Applied"
+    DUPLICATE = "duplicate", "Duplicate or late: no change"
+    BAD_SIGNATURE = "bad_signature", "Bad or missing signature"
+    BAD_TOKEN = "bad_token", "Bad or missing task token"
+    UNKNOWN_TASK = "unknown_task", "Unknown task"
+    MALFORMED = "malformed", "Malformed body"
+    TOO_LARGE = "too_large", "Body too large"
+    ERROR = "error", "Internal error"
+
+
+class WebhookDelivery(models.Model):
+    """Every call to a webhook endpoint, stored raw before anything else is done with it."""
+
+    provider = models.CharField(max_length=32, default="fal")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    query_string = models.TextField(blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.outcome})"

@@ -1,0 +1,157 @@
+"""The periodic repair pass: polls the provider about tasks we have not heard of
+lately (lost webhooks, and progress for the gallery), and restarts steps a crashed
+worker left behind. Every repair goes through the same claims and transitions as the
+normal path, so two reconcilers running at once do no harm."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from generation import fal
+from generation.fal import ProviderError
+from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus
+from generation.services import apply_provider_outcome, fail_task
+from generation.transitions import TransitionRefused, transition_task, update_progress
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+_PERCENT = re.compile(r"(\d{1,3})\s?%")
+
+
+def _percent_from(line: str) -> int | None:
+    match = _PERCENT.search(line)
+    return int(match.group(1)) if match else None
+
+
+def refresh_task(*, task_id: UUID | str) -> None:
+    """Ask the provider where a queued or running task stands and apply the answer."""
+    task = Task.objects.filter(pk=task_id, status__in=AT_PROVIDER).exclude(request_id="").first()
+    if task is None:
+        return
+    try:
+        report = fal.fetch_status(endpoint=task.endpoint, request_id=task.request_id)
+        if report.state == "completed" and not report.error:
+            result = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id)
+    except ProviderError as error:
+        if error.kind == ErrorKind.VALIDATION:  # the provider does not know the request
+            fail_task(task_id=task.pk, kind=ErrorKind.PROVIDER, message="The provider lost this request.", detail=error.detail)
+        else:
+            logger.warning("status of task %s unavailable: %s", task.pk, error.detail)
+        return
+
+    last_log = report.logs[-1] if report.logs else None
+    if report.state == "queued":
+        update_progress(task.pk, queue_position=report.queue_position, last_log=last_log)
+    elif report.state == "in_progress":
+        try:
+            transition_task(task.pk, TaskStatus.IN_PROGRESS, only_from=[TaskStatus.QUEUED], queue_position=None)
+        except TransitionRefused:
+            pass
+        update_progress(task.pk, progress=_percent_from(last_log or ""), last_log=last_log)
+    elif report.error:
+        apply_provider_outcome(task=task, request_id=task.request_id, status="ERROR", payload=None, error=report.error)
+    else:
+        apply_provider_outcome(task=task, request_id=task.request_id, status="OK", payload=result, error=None)
+
+
+@dataclass
+class ReconcileReport:
+    polled: list[str] = field(default_factory=list)
+    resubmitted: list[str] = field(default_factory=list)
+    redownloaded: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"polled={len(self.polled)} resubmitted={len(self.resubmitted)} "
+            f"redownloaded={len(self.redownloaded)} expired={len(self.expired)}"
+        )
+
+
+def _claim(queryset, now) -> list[UUID]:
+    """Take tasks for one repair: touching `updated_at` with a conditional update
+    means a second reconciler running at the same moment skips them."""
+    claimed = []
+    for task_id, updated_at in queryset.values_list("pk", "updated_at")[:BATCH]:
+        if Task.objects.filter(pk=task_id, updated_at=updated_at).update(updated_at=now):
+            claimed.append(task_id)
+    return claimed
+
+
+def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
+    from generation import tasks
+
+    now = now or timezone.now()
+    report = ReconcileReport()
+
+    # Past their maximum age: give up, whatever state they are in.
+    too_old = Task.objects.exclude(status__in=FINISHED).filter(
+        created_at__lt=now - timedelta(seconds=settings.TASK_MAX_AGE_SECONDS)
+    )
+    for task in too_old[:BATCH]:
+        if fail_task(
+            task_id=task.pk,
+            kind=ErrorKind.TIMEOUT,
+            message="This video took too long and was stopped.",
+            detail=f"unfinished after {settings.TASK_MAX_AGE_SECONDS} s in status {task.status}",
+        ):
+            report.expired.append(str(task.pk))
+            if task.request_id:
+                tasks.cancel_at_provider.enqueue(str(task.pk))
+
+    # At the provider and quiet for a while: ask (the webhook may be lost).
+    quiet = Task.objects.filter(
+        status__in=AT_PROVIDER, updated_at__lt=now - timedelta(seconds=settings.STATUS_POLL_SECONDS)
+    ).exclude(request_id="")
+    for task_id in _claim(quiet, now):
+        tasks.refresh_from_provider.enqueue(str(task_id))
+        report.polled.append(str(task_id))
+
+    # Pending whose submit step was lost (its worker died holding it).
+    stale_pending = Task.objects.filter(status=TaskStatus.PENDING, created_at__lt=now - timedelta(seconds=60)).filter(
+        Q(next_attempt_at__isnull=True, updated_at__lt=now - timedelta(seconds=60))
+        | Q(next_attempt_at__lt=now - timedelta(seconds=60))
+    )
+    for task_id in _claim(stale_pending, now):
+        tasks.submit_generation.enqueue(str(task_id))
+        report.resubmitted.append(str(task_id))
+
+    # Submitting with its lease run out: no answer and no webhook came in the grace
+    # period, so the request never reached the provider; submit it again.
+    for task in Task.objects.filter(status=TaskStatus.SUBMITTING, lease_until__lt=now)[:BATCH]:
+        try:
+            if task.submit_attempts >= settings.SUBMIT_MAX_ATTEMPTS:
+                fail_task(
+                    task_id=task.pk,
+                    kind=task.error_kind or ErrorKind.NETWORK,
+                    message="We could not reach the video service. Please try again.",
+                    detail=f"gave up after {task.submit_attempts} submit attempts; last: {task.error_detail}",
+                )
+                continue
+            transition_task(task.pk, TaskStatus.PENDING, only_from=[TaskStatus.SUBMITTING], lease_until=None)
+        except TransitionRefused:
+            continue
+        tasks.submit_generation.enqueue(str(task.pk))
+        report.resubmitted.append(str(task.pk))
+
+    # Downloading with no worker on it: lease run out, or a retry whose time is past.
+    orphaned = Task.objects.filter(status=TaskStatus.DOWNLOADING).filter(
+        Q(lease_until__lt=now)
+        | Q(lease_until__isnull=True, next_attempt_at__isnull=True, updated_at__lt=now - timedelta(seconds=60))
+        | Q(lease_until__isnull=True, next_attempt_at__lt=now - timedelta(seconds=60))
+    )
+    for task_id in _claim(orphaned, now):
+        Task.objects.filter(pk=task_id, status=TaskStatus.DOWNLOADING, lease_until__lt=now).update(lease_until=None)
+        tasks.download_generation.enqueue(str(task_id))
+        report.redownloaded.append(str(task_id))
+
+    return report

@@ -1,0 +1,44 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class HistoryItem(models.Model):
+    """A card in the user's gallery: the video one task made (or is making).
+
+    The status shown on the card is the task's; this row holds what the user keeps:
+    the stored file, its poster and what we measured of it. A manual retry points the
+    item at the new attempt, so the card the user pressed Retry on is the one that
+    comes back to life; the failed attempt stays on record in the job.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="history_items")
+    task = models.OneToOneField("generation.Task", on_delete=models.CASCADE, related_name="history_item")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    video = models.FileField(upload_to="videos/", max_length=255, blank=True)
+    poster = models.FileField(upload_to="posters/", max_length=255, blank=True)
+    content_type = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"History item {str(self.id)[:8]}"
+
+    @property
+    def job(self):
+        return self.task.job
+
+    @property
+    def has_video(self) -> bool:
+        return bool(self.video)

@@ -1,0 +1,61 @@
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings as django_settings
+from django.core.cache import cache
+
+from falsandbox.testing import run_sandbox
+from generation.fal import _make_client
+from tests.signing import JwksServer, jwk_for
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Each test gets its own media folder, an empty cache, and fresh provider clients."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens: unit tests apply webhooks themselves
+    settings.RETRY_BASE_SECONDS = 0.01
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
+    cache.clear()
+    _make_client.cache_clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def jwks_server(settings):
+    """A JWKS served over real HTTP, with no keys until the test publishes some."""
+    server = JwksServer()
+    settings.FAL_JWKS_URL = server.url
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def fal_key(jwks_server):
+    """A signing key whose public half is published: deliveries signed with it verify."""
+    key = Ed25519PrivateKey.generate()
+    jwks_server.keys = [jwk_for(key, "test-key")]
+    return key
+
+
+@pytest.fixture(scope="session")
+def sandbox_process():
+    with run_sandbox(seconds=1.0) as process:
+        yield process
+
+
+@pytest.fixture
+def sandbox(sandbox_process, settings):
+    """The local fal sandbox, with the app pointed at it (as `make run` does)."""
+    settings.FAL_KEY = ""
+    settings.FAL_SANDBOX_URL = sandbox_process.url
+    settings.FAL_USE_SANDBOX = True
+    settings.FAL_JWKS_URL = sandbox_process.jwks_url
+    settings.DOWNLOAD_ALLOW_PRIVATE = True
+    _make_client.cache_clear()
+    return sandbox_process
+
+
+def pytest_report_header(config):
+    engine = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return f"database: {engine}"

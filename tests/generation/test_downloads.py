@@ -1,0 +1,151 @@
+"""The download step: a real MP4 rendered by the sandbox, fetched over HTTP, probed,
+stored; and every way a download can go wrong, with no orphan file left behind."""
+
+import hashlib
+import time
+from pathlib import Path
+
+import av
+import pytest
+from django.core.files.storage import default_storage
+
+from generation.downloads import DownloadError, check_source_url, download_result
+from generation.models import ErrorKind, Task, TaskStatus
+from generation.reconcile import refresh_task
+from generation.services import submit_task
+from history.models import HistoryItem
+from tests.factories import make_task
+from tests.support import queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def wait_until_done(sandbox, request_id, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sandbox.request(request_id)["status"] in ("COMPLETED", "ERROR", "completed", "failed"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"sandbox request {request_id} did not finish")
+
+
+def finished_at_sandbox(sandbox, prompt="a paper boat on a river") -> Task:
+    """A task whose video the sandbox has rendered, moved to DOWNLOADING by a status
+    poll (the webhook goes nowhere in unit tests)."""
+    task = make_task(prompt=prompt)
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    wait_until_done(sandbox, task.request_id)
+    refresh_task(task_id=task.pk)
+    task.refresh_from_db()
+    return task
+
+
+def media_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_finished_video_is_stored_probed_and_completed(sandbox, settings):
+    task = finished_at_sandbox(sandbox)
+    assert task.status == TaskStatus.DOWNLOADING and task.result_url.startswith(sandbox.url)
+    download_result(task_id=task.pk)
+
+    task.refresh_from_db()
+    item = HistoryItem.objects.get(task=task)
+    assert (task.status, task.progress) == (TaskStatus.COMPLETED, 100)
+    stored = Path(default_storage.path(item.video.name))
+    assert item.video.name == f"videos/{task.created_at:%Y/%m/%d}/{task.pk}.mp4"
+    assert item.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert item.size_bytes == stored.stat().st_size
+    with av.open(str(stored)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.width, stream.codec_context.height) == ("h264", item.width, item.height)
+    assert (item.width, item.height) == (480, 270)
+    assert 4.5 < item.duration_seconds < 5.5
+    assert default_storage.open(item.poster.name).read(3) == b"\xff\xd8\xff"  # a JPEG
+    assert len(media_files(settings)) == 2
+
+
+def test_running_the_download_twice_keeps_one_file(sandbox, settings):
+    task = finished_at_sandbox(sandbox)
+    download_result(task_id=task.pk)
+    download_result(task_id=task.pk)
+    assert Task.objects.get(pk=task.pk).download_attempts == 1
+    assert len(media_files(settings)) == 2
+
+
+def test_a_download_that_another_worker_holds_is_left_alone(sandbox, settings):
+    from django.utils import timezone
+    from datetime import timedelta
+
+    task = finished_at_sandbox(sandbox)
+    Task.objects.filter(pk=task.pk).update(lease_until=timezone.now() + timedelta(minutes=5))
+    download_result(task_id=task.pk)
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
+    assert media_files(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("result_not_video", "not a playable video"),
+        ("result_too_large", "larger than we accept"),
+    ],
+)
+def test_bad_results_fail_the_task_and_leave_no_file(sandbox, settings, fault, message):
+    settings.DOWNLOAD_MAX_BYTES = 50 * 1024 * 1024
+    task = finished_at_sandbox(sandbox, prompt=f"a boat #fault:{fault}")
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.DOWNLOAD)
+    assert message in task.error_message
+    assert media_files(settings) == []
+
+
+@pytest.mark.parametrize("fault", ["result_500", "result_truncated", "result_wrong_type"])
+def test_transient_download_faults_are_retried_then_given_up(sandbox, settings, fault):
+    settings.DOWNLOAD_MAX_ATTEMPTS = 2
+    task = finished_at_sandbox(sandbox, prompt=f"a boat #fault:{fault}")
+    queued_before = len(queued_tasks("download_generation"))
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind, task.lease_until) == (TaskStatus.DOWNLOADING, ErrorKind.DOWNLOAD, None)
+    assert len(queued_tasks("download_generation")) == queued_before + 1  # the retry, with backoff
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and "Gave up after 2 attempts" in task.error_message
+    assert media_files(settings) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://v3.fal.media/files/video.mp4",  # not https
+        "https://evil.example.com/video.mp4",  # not fal's
+        "https://fal.media.evil.example.com/video.mp4",  # looks like it, is not
+        "file:///etc/passwd",
+        "not a url",
+    ],
+)
+def test_urls_outside_fals_media_hosts_are_refused(url, settings):
+    settings.FAL_SANDBOX_URL = ""
+    with pytest.raises(DownloadError) as refused:
+        check_source_url(url)
+    assert not refused.value.retryable
+
+
+def test_fal_media_hosts_resolving_to_private_addresses_are_refused(settings):
+    settings.FAL_SANDBOX_URL = ""
+    settings.DOWNLOAD_ALLOW_PRIVATE = False
+    settings.FAL_MEDIA_HOSTS = ["localhost"]
+    with pytest.raises(DownloadError, match="do not trust"):
+        check_source_url("https://localhost/video.mp4")
+
+
+def test_a_refused_host_fails_the_task(settings):
+    settings.FAL_SANDBOX_URL = ""
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url="https://evil.example.com/v.mp4")
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_message) == (TaskStatus.FAILED, "The result came from a host we do not trust.")

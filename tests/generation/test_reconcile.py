@@ -1,0 +1,112 @@
+"""The periodic repair pass: lost webhooks, crashed workers, expired tasks."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from generation.models import ErrorKind, Task, TaskStatus
+from generation.reconcile import reconcile_overdue_tasks, refresh_task
+from generation.services import submit_task
+from tests.factories import make_task
+from tests.generation.test_downloads import wait_until_done
+from tests.support import queued_tasks, run_queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def age(task, **delta):
+    """Pretend the task was last touched this long ago."""
+    Task.objects.filter(pk=task.pk).update(updated_at=timezone.now() - timedelta(**delta))
+
+
+def test_a_lost_webhook_is_recovered_by_polling_and_the_video_completes(sandbox):
+    task = make_task(prompt="a kite over the dunes #fault:no_webhook")
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    wait_until_done(sandbox, task.request_id)
+    age(task, minutes=1)
+    report = reconcile_overdue_tasks()
+    assert report.polled == [str(task.pk)]
+    run_queued_tasks()  # refresh -> downloading -> download
+    task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED
+    assert task.history_item.video.name.endswith(f"{task.pk}.mp4")
+
+
+def test_polling_a_running_task_records_its_progress(sandbox, settings):
+    task = make_task(prompt="slow clouds")
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    seen = set()
+    for _ in range(40):
+        refresh_task(task_id=task.pk)
+        task.refresh_from_db()
+        seen.add(task.status)
+        if task.status == TaskStatus.IN_PROGRESS and task.progress is not None:
+            break
+        time.sleep(0.05)
+    assert task.status == TaskStatus.IN_PROGRESS
+    assert 0 <= task.progress <= 99 and "%" in task.last_log
+
+
+def test_a_recent_task_is_not_polled():
+    make_task(status=TaskStatus.QUEUED, request_id="r-1")
+    assert reconcile_overdue_tasks().polled == []
+
+
+def test_two_reconcilers_do_not_poll_the_same_task_twice():
+    task = make_task(status=TaskStatus.QUEUED, request_id="r-1")
+    age(task, minutes=1)
+    first, second = reconcile_overdue_tasks(), reconcile_overdue_tasks()
+    assert (len(first.polled), len(second.polled)) == (1, 0)
+    assert len(queued_tasks("refresh_from_provider")) == 1
+
+
+def test_a_provider_error_found_by_polling_fails_the_task(sandbox):
+    task = make_task(prompt="doomed #fault:error #fault:no_webhook")
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    wait_until_done(sandbox, task.request_id)
+    refresh_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.PROVIDER)
+    assert "fault injected" in task.error_message
+
+
+def test_a_request_the_provider_does_not_know_fails(sandbox):
+    task = make_task(status=TaskStatus.QUEUED, request_id="00000000-0000-4000-8000-000000000000")
+    refresh_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_message) == (TaskStatus.FAILED, "The provider lost this request.")
+
+
+def test_a_pending_task_whose_step_was_lost_is_queued_again():
+    task = make_task(status=TaskStatus.PENDING, created_at=timezone.now() - timedelta(minutes=5))
+    age(task, minutes=5)
+    assert reconcile_overdue_tasks().resubmitted == [str(task.pk)]
+    assert len(queued_tasks("submit_generation")) == 1
+
+
+def test_a_submitting_task_waits_out_its_grace_period_before_being_sent_again():
+    task = make_task(status=TaskStatus.SUBMITTING, submit_attempts=1, lease_until=timezone.now() + timedelta(minutes=5))
+    assert reconcile_overdue_tasks().resubmitted == []
+    Task.objects.filter(pk=task.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert reconcile_overdue_tasks().resubmitted == [str(task.pk)]
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.PENDING
+
+
+def test_a_download_whose_worker_died_is_restarted():
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url="https://v3.fal.media/x.mp4", lease_until=timezone.now() - timedelta(seconds=1))
+    assert reconcile_overdue_tasks().redownloaded == [str(task.pk)]
+    assert Task.objects.get(pk=task.pk).lease_until is None
+    assert len(queued_tasks("download_generation")) == 1
+
+
+def test_a_task_past_its_maximum_age_fails_with_a_reason(settings):
+    task = make_task(status=TaskStatus.QUEUED, request_id="r-1", created_at=timezone.now() - timedelta(seconds=settings.TASK_MAX_AGE_SECONDS + 1))
+    assert reconcile_overdue_tasks().expired == [str(task.pk)]
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.TIMEOUT)
+    assert len(queued_tasks("cancel_at_provider")) == 1

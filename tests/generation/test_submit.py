@@ -1,0 +1,92 @@
+"""The submit step, through fal-client's real SyncClient over HTTP to the sandbox."""
+
+import pytest
+
+from generation import fal
+from generation.models import ErrorKind, Task, TaskStatus
+from generation.services import submit_task, webhook_url_for
+from tests.factories import make_task
+from tests.support import queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def test_submit_stores_the_request_id_and_queues_the_task(sandbox):
+    task = make_task(prompt="a lighthouse in a storm")
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED
+    assert (task.submit_attempts, task.lease_until, task.submitted_at is not None) == (1, None, True)
+    seen = sandbox.request(task.request_id)
+    assert seen["application"] == task.endpoint
+    assert seen["arguments"]["prompt"] == "a lighthouse in a storm"
+
+
+def test_the_webhook_url_names_the_task_and_its_token(sandbox):
+    task = make_task()
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    url = sandbox.request(task.request_id)["webhook_url"]
+    assert url == webhook_url_for(task)
+    assert str(task.pk) in url and task.webhook_token in url
+
+
+def test_a_second_run_of_the_same_step_does_not_submit_again(sandbox):
+    task = make_task()
+    submit_task(task_id=task.pk)
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    mine = [r for r in sandbox.requests() if r.get("webhook_url") and str(task.pk) in r["webhook_url"]]
+    assert len(mine) == 1 and task.submit_attempts == 1
+
+
+def test_a_server_error_is_retried_later_with_backoff(sandbox):
+    task = make_task(prompt="storm #fault:submit_500")
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.PENDING, ErrorKind.PROVIDER)
+    assert task.next_attempt_at is not None and "HTTP 500" in task.error_detail
+    assert [r.run_after is not None for r in queued_tasks("submit_generation")] == [True]
+
+
+def test_a_rate_limit_then_success(sandbox):
+    task = make_task(prompt="busy hour #fault:submit_429_once")
+    submit_task(task_id=task.pk)
+    assert Task.objects.get(pk=task.pk).error_kind == ErrorKind.RATE_LIMIT
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.submit_attempts, task.error_kind) == (TaskStatus.QUEUED, 2, "")
+
+
+def test_retries_are_capped(sandbox, settings):
+    settings.SUBMIT_MAX_ATTEMPTS = 2
+    task = make_task(prompt="never #fault:submit_500")
+    submit_task(task_id=task.pk)
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED
+    assert "Gave up after 2 attempts" in task.error_message
+
+
+def test_a_request_the_model_rejects_fails_at_once(sandbox):
+    task = make_task(model_key="kling-2.1-i2v")  # no image: the sandbox answers 422
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.VALIDATION)
+    assert task.error_message.startswith("The model rejected the request")
+
+
+def test_an_unreachable_provider_is_a_retryable_network_error(settings):
+    settings.FAL_SANDBOX_URL = "http://127.0.0.1:9"
+    fal._make_client.cache_clear()
+    task = make_task()
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    # A refused connection never reached the provider: safe to submit again.
+    assert (task.status, task.error_kind) == (TaskStatus.PENDING, ErrorKind.NETWORK)
+
+
+def test_the_sandbox_client_really_is_fal_client():
+    import fal_client
+
+    assert isinstance(fal._make_client("", "http://127.0.0.1:1", 5.0), fal_client.SyncClient)

@@ -1,0 +1,175 @@
+"""VideoPlanet settings. Every deployment-specific value comes from the environment
+(see README, "Configuration"); the defaults run the whole product locally on SQLite
+against the local fal sandbox, with no keys."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-key-change-me-in-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "js_lib_htmx",
+    "django_tasks_db",
+    "generation",
+    "history",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "videoplanet.urls"
+WSGI_APPLICATION = "videoplanet.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web threads, workers and the reconciler all write to one file: wait for the
+    # lock instead of failing, and take it at BEGIN so a read never upgrades into a
+    # deadlock.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "history:gallery"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+
+STORAGES = {
+    # Local disk by default; production sets STORAGE_BACKEND to an object-storage
+    # backend (django-storages) and its options through the environment.
+    "default": {
+        "BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("STORAGE_OPTIONS", default={}),
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Django serves /media/ itself only when the files live on this machine's disk.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"))
+
+# --- fal.ai ---------------------------------------------------------------
+FAL_KEY = env.str("FAL_KEY", default="")
+# Without a key every provider call goes to the local sandbox (python -m falsandbox).
+FAL_SANDBOX_URL = env.str("FAL_SANDBOX_URL", default="" if FAL_KEY else "http://127.0.0.1:8001").rstrip("/")
+FAL_USE_SANDBOX = bool(FAL_SANDBOX_URL)
+FAL_JWKS_URL = env.str(
+    "FAL_JWKS_URL",
+    default=f"{FAL_SANDBOX_URL}/.well-known/jwks.json" if FAL_USE_SANDBOX else "https://rest.alpha.fal.ai/.well-known/jwks.json",
+)
+FAL_JWKS_CACHE_SECONDS = env.int("FAL_JWKS_CACHE_SECONDS", default=6 * 3600)
+FAL_JWKS_MIN_REFRESH_SECONDS = env.int("FAL_JWKS_MIN_REFRESH_SECONDS", default=30)
+FAL_WEBHOOK_TOLERANCE_SECONDS = env.int("FAL_WEBHOOK_TOLERANCE_SECONDS", default=300)
+FAL_WEBHOOK_MAX_BYTES = env.int("FAL_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+FAL_CLIENT_TIMEOUT = env.float("FAL_CLIENT_TIMEOUT", default=30.0)
+# Where result files may be fetched from: fal's media hosts (a leading dot matches
+# any subdomain). The sandbox's own address is added when the sandbox is in use.
+FAL_MEDIA_HOSTS = env.list("FAL_MEDIA_HOSTS", default=["fal.media", ".fal.media", "storage.googleapis.com"])
+
+# Where fal sends webhooks: this deployment's public address.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- pipeline limits --------------------------------------------------------
+DOWNLOAD_MAX_BYTES = env.int("DOWNLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+DOWNLOAD_TIMEOUT_SECONDS = env.float("DOWNLOAD_TIMEOUT_SECONDS", default=60.0)
+DOWNLOAD_LEASE_SECONDS = env.int("DOWNLOAD_LEASE_SECONDS", default=300)
+# Allow downloads from loopback/private addresses (only the local sandbox needs it).
+DOWNLOAD_ALLOW_PRIVATE = env.bool("DOWNLOAD_ALLOW_PRIVATE", default=FAL_USE_SANDBOX)
+INPUT_IMAGE_MAX_BYTES = env.int("INPUT_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+# How long a queued or running task may go without news before we ask the provider.
+STATUS_POLL_SECONDS = env.int("STATUS_POLL_SECONDS", default=5)
+# A task that was being submitted when its worker died is left alone this long, so
+# that a webhook for a request that did reach the provider can still claim it.
+SUBMIT_GRACE_SECONDS = env.int("SUBMIT_GRACE_SECONDS", default=600)
+TASK_MAX_AGE_SECONDS = env.int("TASK_MAX_AGE_SECONDS", default=3 * 3600)
+SUBMIT_MAX_ATTEMPTS = env.int("SUBMIT_MAX_ATTEMPTS", default=5)
+DOWNLOAD_MAX_ATTEMPTS = env.int("DOWNLOAD_MAX_ATTEMPTS", default=5)
+RETRY_BASE_SECONDS = env.float("RETRY_BASE_SECONDS", default=2.0)
+
+GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=12)
+GALLERY_REFRESH_SECONDS = env.int("GALLERY_REFRESH_SECONDS", default=3)
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "generation": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "history": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    },
+}
