@@ -14,8 +14,9 @@ def delete_history_item(*, item: HistoryItem) -> None:
     if not item.task.is_finished:
         raise TransitionRefused(item.task, "deleted")
     files = [f for f in (item.video, item.poster) if f]
+    item_id = item.pk
     with transaction.atomic():
         item.delete()
         # Files go only once the row is gone for good.
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
-    logger.info("history item %s deleted with %d file(s)", item.pk, len(files))
+    logger.info("history item %s deleted with %d file(s)", item_id, len(files))

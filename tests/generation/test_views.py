@@ -1,0 +1,121 @@
+"""The Generate page: validation against the chosen model, and what a valid press makes."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from generation.models import Job, Task, TaskStatus
+from history.models import HistoryItem
+from tests.factories import make_user
+from tests.support import queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user_client(client):
+    client.force_login(make_user())
+    return client
+
+
+def png(width=512, height=512, fmt="PNG") -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 40)).save(buffer, format=fmt)
+    return SimpleUploadedFile("input.png", buffer.getvalue(), content_type="image/png")
+
+
+def post(client, **fields):
+    data = {"prompt": "a red fox running through snow", "model": "kling-2.1-t2v", "duration": "5", "aspect_ratio": "16:9"}
+    data.update(fields)
+    return client.post(reverse("generation:generate"), data)
+
+
+def test_the_page_needs_a_login(client):
+    response = client.get(reverse("generation:generate"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_form_renders_with_defaults(user_client):
+    response = user_client.get(reverse("generation:generate"))
+    assert response.status_code == 200
+    assert b'name="prompt"' in response.content and b"Generate" in response.content
+
+
+def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_client):
+    response = post(user_client, negative_prompt="blur", seed="42")
+    assert response.status_code == 302 and response["Location"] == reverse("history:gallery")
+    job = Job.objects.get()
+    task = Task.objects.get()
+    assert (job.prompt, job.params["seed"], task.status) == ("a red fox running through snow", 42, TaskStatus.PENDING)
+    assert task.arguments == {
+        "prompt": "a red fox running through snow",
+        "duration": "5",
+        "aspect_ratio": "16:9",
+        "negative_prompt": "blur",
+        "cfg_scale": 0.5,
+    }
+    assert HistoryItem.objects.get().task == task
+    assert len(queued_tasks("submit_generation")) == 1
+
+
+def test_models_spell_their_arguments_their_own_way(user_client):
+    post(user_client, model="luma-ray-2", duration="9", aspect_ratio="9:16")
+    assert Task.objects.get().arguments == {
+        "prompt": "a red fox running through snow", "duration": "9s", "aspect_ratio": "9:16", "resolution": "540p",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"prompt": ""}, "prompt", "Describe the video you want."),
+        ({"prompt": "   "}, "prompt", "Describe the video you want."),
+        ({"prompt": "x" * 1001}, "prompt", "at most 1000 characters"),
+        ({"duration": "9"}, "duration", "makes videos of 5 or 10 seconds"),
+        ({"model": "veo-3.1", "duration": "6", "aspect_ratio": "1:1"}, "aspect_ratio", "supports 16:9, 9:16"),
+        ({"model": "no-such-model"}, "model", "Select a valid choice"),
+        ({"seed": "-1"}, "seed", "greater than or equal to 0"),
+        ({"model": "kling-2.1-i2v"}, "image", "needs an input image"),
+    ],
+)
+def test_invalid_requests_show_clear_errors_and_create_nothing(user_client, fields, field, message):
+    response = post(user_client, **fields)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert message in " ".join(errors[field])
+    assert Job.objects.count() == 0 and queued_tasks() == []
+
+
+def test_an_image_to_video_request_keeps_the_image(user_client):
+    response = post(user_client, model="kling-2.1-i2v", image=png())
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.input_image.name.startswith("inputs/") and job.input_image.size > 0
+    assert "aspect_ratio" not in Task.objects.get().arguments
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (SimpleUploadedFile("x.png", b"not an image at all", content_type="image/png"), "Upload a valid image"),
+        (png(100, 100), "at least 256 px"),
+    ],
+)
+def test_bad_images_are_refused(user_client, upload, message):
+    response = post(user_client, model="kling-2.1-i2v", image=upload)
+    assert message in " ".join(response.context["form"].errors["image"])
+    assert Job.objects.count() == 0
+
+
+def test_an_image_for_a_text_model_is_refused(user_client):
+    response = post(user_client, image=png())
+    assert "text only" in " ".join(response.context["form"].errors["image"])
+
+
+def test_regenerate_links_prefill_the_form(user_client):
+    response = user_client.get(reverse("generation:generate") + "?model=veo-3.1&prompt=a+calm+sea&duration=6")
+    form = response.context["form"]
+    assert (form.initial["model"], form.initial["prompt"], form.initial["duration"]) == ("veo-3.1", "a calm sea", "6")
