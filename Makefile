@@ -1,0 +1,31 @@
+# VideoPlanet developer commands. Everything runs from .venv, which
+# `make install` (scripts/bootstrap.sh) creates and keeps up to date.
+PY := .venv/bin/python
+
+.PHONY: help install run test migrate worker clean
+
+help: ## list the targets
+	@echo "VideoPlanet make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
+	@echo
+	@echo "Settings via environment: PORT, HOST, SANDBOX_PORT, WORKERS, FAL_KEY, DATABASE_URL; ARGS for pytest."
+
+install: ## create/refresh .venv and install requirements.txt
+	@bash scripts/bootstrap.sh
+
+migrate: install ## apply database migrations
+	@$(PY) manage.py migrate --noinput -v 0
+
+run: migrate ## run the app: web, task workers, reconciler, local fal sandbox
+	@$(PY) manage.py collectstatic --noinput -v 0
+	@$(PY) manage.py ensure_demo_account
+	@$(PY) scripts/serve.py
+
+test: install ## run the tests (PostgreSQL if on 127.0.0.1:5432, else SQLite); ARGS="-k foo"
+	@bash scripts/test.sh $(ARGS)
+
+worker: migrate ## run a single task worker in the foreground
+	@$(PY) manage.py db_worker --interval 0.5
+
+clean: ## delete .venv, the SQLite database, media/ and var/
+	rm -rf .venv db.sqlite3 db.sqlite3-journal db.sqlite3-wal db.sqlite3-shm media var

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Run the test suite with .venv's pytest. Uses PostgreSQL when one answers on
+# 127.0.0.1:5432 (pytest-django creates and drops test_videoplanet), else SQLite.
+# DATABASE_URL, if set, is used as is. REQUIRE_POSTGRES=1 fails without PostgreSQL.
+# Extra arguments go to pytest:  scripts/test.sh -k webhook -x
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=.venv/bin/python
+[[ -x "$PY" ]] || { echo "test: .venv is missing; run scripts/bootstrap.sh (or make test)" >&2; exit 1; }
+
+pg_answers() {
+    "$PY" -c 'import socket; socket.create_connection(("127.0.0.1", 5432), timeout=2).close()' 2>/dev/null
+}
+
+if [[ -n "${DATABASE_URL:-}" ]]; then
+    label="Test database: from DATABASE_URL (${DATABASE_URL%%:*}, ${DATABASE_URL##*@})"
+    is_pg=$([[ "$DATABASE_URL" == postgres* ]] && echo 1 || echo 0)
+elif pg_answers; then
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/videoplanet"
+    label="Test database: PostgreSQL (127.0.0.1:5432)"
+    is_pg=1
+else
+    # Explicit, so a DATABASE_URL in .env cannot take over.
+    export DATABASE_URL="sqlite:///$PWD/db.sqlite3"
+    label="Test database: SQLite (no PostgreSQL on 127.0.0.1:5432)"
+    is_pg=0
+fi
+if [[ "${REQUIRE_POSTGRES:-0}" == 1 && "$is_pg" != 1 ]]; then
+    echo "test: ERROR: REQUIRE_POSTGRES=1 but no PostgreSQL answers on 127.0.0.1:5432 (and DATABASE_URL is not a postgres URL)." >&2
+    exit 1
+fi
+
+echo "$label"
+"$PY" -m pytest "$@"
+status=$?
+echo "$label"
+exit $status
