@@ -1,0 +1,1 @@
+"""Local stand-in for fal.ai's queue API, for development and tests."""

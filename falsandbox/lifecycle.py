@@ -1,0 +1,193 @@
+"""A request's life: queued, rendering for real, completed, then the webhook.
+
+Each request gets its own daemon thread; it sleeps on the request's ``wake``
+event, which cancel, reset and shutdown set to cut any wait short.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import TOO_LARGE_BYTES, SandboxConfig
+from .render import RenderCancelled, render_video, seed_for, spec_from_arguments
+from .signing import Signer
+from .state import COMPLETED, IN_PROGRESS, IN_QUEUE, Failure, SandboxRequest, Store, log_line
+from .webhooks import WebhookSender
+
+FAULT_ERROR_MESSAGE = "Sandbox: model failed to generate (fault injected)"
+CANCELLED_MESSAGE = "Request cancelled by user"
+
+
+class _InjectedError(Exception):
+    pass
+
+
+def cancelled_failure() -> Failure:
+    return Failure(CANCELLED_MESSAGE, "request_cancelled", 422)
+
+
+class Engine:
+    def __init__(self, config: SandboxConfig, store: Store, signer: Signer, public_url: str) -> None:
+        self.config = config
+        self.store = store
+        self.public_url = public_url.rstrip("/")
+        self.stop = threading.Event()
+        self.sender = WebhookSender(store, signer, self.stop, config.seconds)
+        self._own_files_dir = config.files_dir is None
+        self.files_dir = Path(tempfile.mkdtemp(prefix="falsandbox-")) if config.files_dir is None else config.files_dir
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- API used by the HTTP handlers -------------------------------------
+
+    def create(self, application: str, arguments: dict[str, Any], webhook_url: Optional[str], faults: list[str]) -> SandboxRequest:
+        with self.store.lock:
+            ahead = self.store.queued_count()
+            request = SandboxRequest(
+                id=str(uuid.uuid4()),
+                application=application,
+                arguments=arguments,
+                webhook_url=webhook_url,
+                faults=faults,
+                initial_position=min(ahead, 8) + 2,
+            )
+            self.store.add(request)
+        worker = threading.Thread(target=self._run, args=(request,), name=f"request-{request.id[:8]}", daemon=True)
+        worker.start()
+        return request
+
+    def queue_position(self, request: SandboxRequest) -> int:
+        queue_seconds = self.config.queue_seconds
+        if queue_seconds <= 0:
+            return 0
+        remaining = max(0.0, queue_seconds - (time.time() - request.created_at))
+        # Counts down from initial_position to 0 over the queue phase.
+        return min(request.initial_position, math.floor((request.initial_position + 1) * remaining / queue_seconds))
+
+    def inference_time(self, request: SandboxRequest) -> float:
+        if request.started_at is None:
+            return 0.0
+        return round((request.finished_at or time.time()) - request.started_at, 3)
+
+    def cancel(self, request: SandboxRequest) -> str:
+        """Returns CANCELLATION_REQUESTED or ALREADY_COMPLETED."""
+        with self.store.lock:
+            if request.status == COMPLETED or request.cancel_requested:
+                return "ALREADY_COMPLETED"
+            request.cancel_requested = True
+            self.store.counters["cancels"] += 1
+            if request.status == IN_QUEUE:
+                # fal drops queued requests outright: no run, no webhook.
+                request.removed = True
+                request.status = COMPLETED
+                request.failure = cancelled_failure()
+                request.finished_at = time.time()
+            request.wake.set()
+        log_line(f"cancel {request.id} ({'removed from queue' if request.removed else 'stopping render'})")
+        return "CANCELLATION_REQUESTED"
+
+    def discard_all(self) -> None:
+        """Forget every request (``/_sandbox/reset``); running workers stop quietly."""
+        for request in self.store.clear():
+            request.discarded = True
+            request.wake.set()
+            request.completed_seen.set()
+            if request.file_name:
+                (self.files_dir / request.file_name).unlink(missing_ok=True)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for request in self.store.all():
+            request.discarded = True
+            request.wake.set()
+            request.completed_seen.set()
+        if self._own_files_dir:
+            shutil.rmtree(self.files_dir, ignore_errors=True)
+
+    # --- the worker ----------------------------------------------------------
+
+    def _run(self, request: SandboxRequest) -> None:
+        if request.wake.wait(self.config.queue_seconds):
+            return  # cancelled while queued, reset or shutting down
+        with self.store.lock:
+            if request.status != IN_QUEUE or request.discarded:
+                return
+            request.status = IN_PROGRESS
+            request.started_at = time.time()
+            request.add_log("Sandbox worker picked up the request")
+        log_line(f"start {request.id} {request.application}")
+        failure: Optional[Failure] = None
+        try:
+            self._render(request)
+        except RenderCancelled:
+            if request.discarded:
+                return
+            failure = cancelled_failure()
+        except _InjectedError:
+            failure = Failure(FAULT_ERROR_MESSAGE, "internal_error", 500)
+            self.store.note_fault(request, "error", "generation failed on purpose")
+        except Exception as exc:  # A render bug must still end the request, as a real model failure would.
+            failure = Failure(f"Sandbox render failed: {type(exc).__name__}: {exc}", "internal_error", 500)
+        if request.discarded:
+            return
+        self._finish(request, failure)
+        self.sender.dispatch(request)
+
+    def _render(self, request: SandboxRequest) -> None:
+        seed = seed_for(request.arguments)
+        spec = spec_from_arguments(request.arguments, seed)
+        with self.store.lock:
+            request.add_log(f"Generating a {spec.duration:g}s {spec.width}x{spec.height} video (seed {seed})")
+        fail_midway = "error" in request.faults
+        run_seconds = self.config.run_seconds
+        started = request.started_at or time.time()
+        step = max(1, spec.frame_count // 10)
+
+        def on_frame(done: int, total: int) -> bool:
+            if request.wake.is_set():
+                return False
+            if fail_midway and done >= total // 2:
+                raise _InjectedError()
+            if done % step == 0 or done == total:
+                with self.store.lock:
+                    request.add_log(f"Rendering frame {done}/{total} ({done * 100 // total}%)")
+            # Pace the (fast) render so the IN_PROGRESS phase lasts as long as configured.
+            delay = started + run_seconds * done / total - time.time()
+            return not (delay > 0 and request.wake.wait(delay))
+
+        file_name = f"{request.id}.mp4"
+        size = render_video(spec, self.files_dir / file_name, on_frame)
+        served_size = TOO_LARGE_BYTES if "result_too_large" in request.faults else size
+        with self.store.lock:
+            request.file_name, request.file_size = file_name, size
+            request.result = {
+                "video": {
+                    "url": f"{self.public_url}/files/{file_name}",
+                    "content_type": "video/mp4",
+                    "file_name": "output.mp4",
+                    "file_size": served_size,
+                },
+                "seed": seed,
+            }
+            self.store.register_file(file_name, request)
+
+    def _finish(self, request: SandboxRequest, failure: Optional[Failure]) -> None:
+        with self.store.lock:
+            request.failure = failure
+            request.status = COMPLETED
+            request.finished_at = time.time()
+            if failure is None:
+                request.add_log("Video ready")
+                self.store.counters["completed"] += 1
+            else:
+                request.result = None
+                request.add_log(failure.message, level="ERROR")
+                if failure.error_type != "request_cancelled":
+                    self.store.counters["errors"] += 1
+        log_line(f"completed {request.id} {'OK' if failure is None else 'ERROR: ' + failure.message}")
