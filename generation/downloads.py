@@ -30,7 +30,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from generation.models import ErrorKind, Task, TaskStatus
-from generation.services import fail_task, retry_delay
+from generation.services import fail_task
+from generation.submission import retry_delay
 from generation.transitions import TransitionRefused, transition_task
 from history.models import HistoryItem
 

@@ -3,12 +3,12 @@ twice, or after a crash, with the same result (see the services for how)."""
 
 from django.tasks import task
 
-from generation import downloads, reconcile, services
+from generation import downloads, reconcile, submission
 
 
 @task()
 def submit_generation(task_id: str) -> None:
-    services.submit_task(task_id=task_id)
+    submission.submit_task(task_id=task_id)
 
 
 @task()
@@ -18,7 +18,7 @@ def download_generation(task_id: str) -> None:
 
 @task()
 def cancel_at_provider(task_id: str) -> None:
-    services.cancel_at_provider(task_id=task_id)
+    submission.cancel_at_provider(task_id=task_id)
 
 
 @task()

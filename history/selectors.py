@@ -1,6 +1,5 @@
 from django.db.models import QuerySet
 
-from generation.models import FINISHED
 from history.models import HistoryItem
 
 
@@ -12,11 +11,3 @@ def history_for(user, *, status: str = "", model_key: str = "") -> QuerySet[Hist
     if model_key:
         items = items.filter(task__job__model_key=model_key)
     return items.order_by("-created_at")
-
-
-def unfinished_items(user, ids) -> QuerySet[HistoryItem]:
-    return history_for(user).filter(pk__in=ids)
-
-
-def has_unfinished(items) -> bool:
-    return any(item.task.status not in FINISHED for item in items)

@@ -11,7 +11,7 @@ from generation.models import TaskStatus
 from generation.services import cancel_task, retry_task
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
-from history.selectors import has_unfinished, history_for
+from history.selectors import history_for
 from history.services import delete_history_item
 
 

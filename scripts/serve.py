@@ -76,6 +76,10 @@ def load_config(environ):
         cfg.env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{cfg.port}"
     if cfg.use_sandbox:
         cfg.env["FAL_SANDBOX_URL"] = f"http://127.0.0.1:{cfg.sandbox_port}"
+        # Long enough to watch a card go queued -> processing; ask often enough to see it.
+        cfg.env.setdefault("SANDBOX_SECONDS", "8")
+        if not settings_env.get("STATUS_POLL_SECONDS"):
+            cfg.env["STATUS_POLL_SECONDS"] = "2"
     return cfg
 
 
@@ -92,7 +96,7 @@ def build_plan(cfg, python=sys.executable):
         "--access-logfile", "-", "--graceful-timeout", "3", "--no-control-socket"])]
     for i in range(1, cfg.workers + 1):
         rest.append(Proc(f"worker{i}", [python, "manage.py", "db_worker", "--interval", "0.5"]))
-    rest.append(Proc("reconcile", [python, "manage.py", "reconcile", "--every", "3"]))
+    rest.append(Proc("reconcile", [python, "manage.py", "reconcile", "--every", "1"]))
     return sandbox, rest
 
 

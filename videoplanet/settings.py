@@ -149,7 +149,7 @@ DOWNLOAD_LEASE_SECONDS = env.int("DOWNLOAD_LEASE_SECONDS", default=300)
 DOWNLOAD_ALLOW_PRIVATE = env.bool("DOWNLOAD_ALLOW_PRIVATE", default=FAL_USE_SANDBOX)
 INPUT_IMAGE_MAX_BYTES = env.int("INPUT_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 # How long a queued or running task may go without news before we ask the provider.
-STATUS_POLL_SECONDS = env.int("STATUS_POLL_SECONDS", default=5)
+STATUS_POLL_SECONDS = env.int("STATUS_POLL_SECONDS", default=10)
 # A task that was being submitted when its worker died is left alone this long, so
 # that a webhook for a request that did reach the provider can still claim it.
 SUBMIT_GRACE_SECONDS = env.int("SUBMIT_GRACE_SECONDS", default=600)

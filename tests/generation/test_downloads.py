@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from generation.downloads import DownloadError, check_source_url, download_result
 from generation.models import ErrorKind, Task, TaskStatus
 from generation.reconcile import refresh_task
-from generation.services import submit_task
+from generation.submission import submit_task
 from history.models import HistoryItem
 from tests.factories import make_task
 from tests.support import queued_tasks

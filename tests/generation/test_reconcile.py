@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from generation.models import ErrorKind, Task, TaskStatus
 from generation.reconcile import reconcile_overdue_tasks, refresh_task
-from generation.services import submit_task
+from generation.submission import submit_task
 from tests.factories import make_task
 from tests.generation.test_downloads import wait_until_done
 from tests.support import queued_tasks, run_queued_tasks

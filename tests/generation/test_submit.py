@@ -4,7 +4,7 @@ import pytest
 
 from generation import fal
 from generation.models import ErrorKind, Task, TaskStatus
-from generation.services import submit_task, webhook_url_for
+from generation.submission import submit_task, webhook_url_for
 from tests.factories import make_task
 from tests.support import queued_tasks
 
