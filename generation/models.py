@@ -147,6 +147,7 @@ class WebhookOutcome(models.TextChoices):
     APPLIED = "applied", "Applied"
     DUPLICATE = "duplicate", "Duplicate or late: no change"
     BAD_SIGNATURE = "bad_signature", "Bad or missing signature"
+    REPLAY = "replay", "Replay of an earlier delivery"
     BAD_TOKEN = "bad_token", "Bad or missing task token"
     UNKNOWN_TASK = "unknown_task", "Unknown task"
     MALFORMED = "malformed", "Malformed body"
@@ -161,6 +162,9 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    # fal signs every delivery afresh (a new timestamp each try), so an exact repeat of
+    # a signature we already accepted is someone replaying it.
+    signature = models.CharField(max_length=128, blank=True, db_index=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     query_string = models.TextField(blank=True)
     headers = models.JSONField(default=dict)
