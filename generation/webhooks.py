@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 _KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-fal-", "x-forwarded-for")
 
 
+_ACCEPTED = (WebhookOutcome.APPLIED, WebhookOutcome.DUPLICATE)
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -46,12 +49,13 @@ def record_delivery(*, headers: Mapping[str, str], body: bytes, query: Mapping[s
         query_string="&".join(f"{k}={'***' if k == 'token' else v}" for k, v in query.items()),
         remote_addr=remote_addr or None,
         request_id=(headers.get("X-Fal-Webhook-Request-Id") or "")[:128],
+        signature=(headers.get("X-Fal-Webhook-Signature") or "")[:128],
     )
 
 
 def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> Answer:
     """Judge and apply one stored delivery; records the outcome on it."""
-    answer, task = _judge(body=body, headers=headers, query=query)
+    answer, task = _judge(delivery, body=body, headers=headers, query=query)
     if answer is None:
         payload = json.loads(body)
         changed = apply_provider_outcome(
@@ -76,13 +80,23 @@ def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping
     return answer
 
 
-def _judge(*, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[Answer | None, Task | None]:
+def _judge(
+    delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+) -> tuple[Answer | None, Task | None]:
     if len(body) > settings.FAL_WEBHOOK_MAX_BYTES:
         return Answer(413, WebhookOutcome.TOO_LARGE, f"{len(body)} bytes"), None
     try:
         signed_request_id = verify_fal_signature(headers, body)
     except SignatureError as exc:
         return Answer(401, WebhookOutcome.BAD_SIGNATURE, str(exc)), None
+    earlier = (
+        WebhookDelivery.objects.filter(signature=delivery.signature, outcome__in=_ACCEPTED)
+        .exclude(pk=delivery.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if earlier is not None:
+        return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

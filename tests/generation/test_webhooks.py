@@ -59,9 +59,11 @@ def test_a_success_without_a_video_fails_the_task(client, fal_key):
 
 def test_a_duplicate_delivery_answers_200_and_changes_nothing(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    assert deliver(client, task, fal_key).status_code == 200
+    body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
+    first = deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 30))
+    assert first.status_code == 200
     before = Task.objects.get(pk=task.pk)
-    second = deliver(client, task, fal_key)
+    second = deliver(client, task, fal_key)  # fal's redelivery: signed again, later
     assert second.status_code == 200
     after = Task.objects.get(pk=task.pk)
     assert (after.status, after.updated_at) == (before.status, before.updated_at)
@@ -161,3 +163,32 @@ def test_the_token_is_not_stored_with_the_delivery(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     deliver(client, task, fal_key)
     assert task.webhook_token not in WebhookDelivery.objects.get().query_string
+
+
+def test_a_replayed_delivery_is_refused_and_recorded(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
+    headers = sign(fal_key, body, request_id="req-1")
+    assert deliver(client, task, None, body=body, headers=headers).status_code == 200
+    Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED)  # even if it could apply again
+    replay = deliver(client, task, None, body=body, headers=headers)
+    assert replay.status_code == 409
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+    assert [d.outcome for d in WebhookDelivery.objects.order_by("pk")] == [WebhookOutcome.APPLIED, WebhookOutcome.REPLAY]
+
+
+def test_fals_own_retry_with_a_fresh_signature_is_a_harmless_duplicate(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
+    deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 5))
+    again = deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1"))
+    assert again.status_code == 200 and WebhookDelivery.objects.latest("pk").outcome == WebhookOutcome.DUPLICATE
+
+
+def test_a_refused_delivery_does_not_block_the_genuine_one(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
+    headers = sign(fal_key, body, request_id="req-1")
+    assert deliver(client, task, None, body=body, headers=headers, token="wrong").status_code == 403
+    assert deliver(client, task, None, body=body, headers=headers).status_code == 200
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
