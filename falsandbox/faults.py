@@ -14,6 +14,9 @@ import threading
 from typing import Any, Iterable, Optional
 
 SUBMIT_FAULTS = ("submit_500", "submit_429", "submit_timeout")
+# The request is created and runs, but the submit answer never reaches the caller: the
+# case where a naive client resubmits and pays twice.
+ANSWER_FAULTS = ("submit_lost_answer",)
 DELIVERY_FAULTS = ("no_webhook", "duplicate_webhook", "late_webhook")
 RUN_FAULTS = ("error",)
 # Ordered by precedence: a download can only misbehave one way at a time.
@@ -27,7 +30,7 @@ RESULT_FAULTS = (
 )
 CANCEL_FAULTS = ("cancel_fail",)
 
-BASE_FAULTS = SUBMIT_FAULTS + DELIVERY_FAULTS + RUN_FAULTS + RESULT_FAULTS + CANCEL_FAULTS
+BASE_FAULTS = SUBMIT_FAULTS + ANSWER_FAULTS + DELIVERY_FAULTS + RUN_FAULTS + RESULT_FAULTS + CANCEL_FAULTS
 ONCE_FAULTS = tuple(f"{name}_once" for name in SUBMIT_FAULTS)
 ALL_FAULTS = BASE_FAULTS + ONCE_FAULTS
 
@@ -108,7 +111,7 @@ class FaultPlanner:
 
     def request_faults(self, requested: list[str]) -> list[str]:
         """Faults that stick to a created request for its whole life."""
-        sticky = DELIVERY_FAULTS + RUN_FAULTS + RESULT_FAULTS + CANCEL_FAULTS
+        sticky = ANSWER_FAULTS + DELIVERY_FAULTS + RUN_FAULTS + RESULT_FAULTS + CANCEL_FAULTS
         with self._lock:
             chosen = [name for name in requested if name in sticky]
             chosen += [name for name in self._roll(sticky) if name not in chosen]

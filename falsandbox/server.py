@@ -214,6 +214,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(422, {"detail": errors})
         request = server.engine.create(application, arguments, webhook_url, server.planner.request_faults(requested))
         log_line(f"submitted {request.id} {application} faults={request.faults or '-'} webhook={webhook_url or '-'}")
+        if "submit_lost_answer" in request.faults:
+            server.engine.stop.wait(server.config.hang_seconds)
+            self.close_connection = True
+            return
         answer = {"request_id": request.id, **self._urls(request), "queue_position": request.initial_position}
         self._json(200, answer, {"x-fal-request-id": request.id})
 

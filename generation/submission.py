@@ -129,11 +129,23 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
         pass  # cancelled or claimed by a webhook meanwhile
 
 
-def cancel_at_provider(*, task_id: UUID | str) -> None:
+def cancel_at_provider(*, task_id: UUID | str, attempt: int = 1) -> None:
+    """Ask the provider to stop a cancelled task's request. Failures are retried a few
+    times with backoff; the task is cancelled on our side whatever the provider says,
+    and a result that still arrives is recorded and ignored."""
+    from generation import tasks
+
     task = Task.objects.get(pk=task_id)
     if not task.request_id:
         return
     try:
         fal.cancel(endpoint=task.endpoint, request_id=task.request_id)
     except ProviderError as error:
-        logger.warning("provider cancel of task %s failed: %s", task.pk, error.detail)
+        if error.retryable and attempt < settings.CANCEL_MAX_ATTEMPTS:
+            run_after = timezone.now() + retry_delay(attempt)
+            tasks.cancel_at_provider.using(run_after=run_after).enqueue(str(task.pk), attempt + 1)
+            logger.warning("provider cancel of task %s failed (attempt %d), will retry: %s", task.pk, attempt, error.detail)
+        else:
+            logger.error("provider cancel of task %s failed for good: %s", task.pk, error.detail)
+        return
+    logger.info("provider cancel requested for task %s (request %s)", task.pk, task.request_id)

@@ -8,34 +8,11 @@ import time
 
 import av
 import pytest
-import requests
 
+from tests.browser import generate, login
 from tests.stack import running_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def login(stack) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{stack.url}/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = session.post(
-        f"{stack.url}/accounts/login/",
-        data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": token, "next": "/history/"},
-        headers={"Referer": f"{stack.url}/accounts/login/"},
-    )
-    assert answer.url.endswith("/history/"), "demo login failed"
-    return session
-
-
-def generate(stack, session, prompt: str) -> requests.Response:
-    page = session.get(f"{stack.url}/generate/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return session.post(
-        f"{stack.url}/generate/",
-        data={"prompt": prompt, "model": "kling-2.1-t2v", "duration": "5", "aspect_ratio": "16:9", "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{stack.url}/generate/"},
-    )
+pytestmark = pytest.mark.e2e
 
 
 def test_generate_then_find_the_video_playing_in_the_history(sandbox_process, tmp_path):

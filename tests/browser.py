@@ -1,0 +1,35 @@
+"""A person at the keyboard, as far as HTTP goes: log in, fill in the Generate form,
+read the gallery."""
+
+import re
+
+import requests
+
+
+def login(stack) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{stack.url}/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    answer = session.post(
+        f"{stack.url}/accounts/login/",
+        data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": token, "next": "/history/"},
+        headers={"Referer": f"{stack.url}/accounts/login/"},
+    )
+    assert answer.url.endswith("/history/"), "demo login failed"
+    return session
+
+
+def generate(stack, session, prompt: str) -> requests.Response:
+    page = session.get(f"{stack.url}/generate/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return session.post(
+        f"{stack.url}/generate/",
+        data={"prompt": prompt, "model": "kling-2.1-t2v", "duration": "5", "aspect_ratio": "16:9", "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{stack.url}/generate/"},
+    )
+
+
+def card_statuses(stack, session) -> dict[str, str]:
+    """Gallery card id -> status, as the page shows them."""
+    html = session.get(f"{stack.url}/history/").text
+    return dict(re.findall(r'id="card-([0-9a-f-]+)"[^>]*data-status="([a-z_]+)"', html))
