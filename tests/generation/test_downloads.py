@@ -149,3 +149,74 @@ def test_a_refused_host_fails_the_task(settings):
     download_result(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_message) == (TaskStatus.FAILED, "The result came from a host we do not trust.")
+
+
+@pytest.fixture
+def redirector(settings):
+    """A local server standing in for fal's media host: /hop/N redirects to the
+    target in ?to=, /video serves the bytes of a real sandbox-rendered file."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from falsandbox.render import RenderSpec, render_video
+
+    video = Path(settings.MEDIA_ROOT).parent / "clip.mp4"
+    render_video(RenderSpec(prompt="redirected", width=320, height=180, duration=1.0, seed=1), video)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlsplit(self.path)
+            if url.path == "/video":
+                body = video.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_response(302)
+                self.send_header("Location", parse_qs(url.query)["to"][0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    settings.FAL_SANDBOX_URL = base  # the only plain-http origin we accept
+    settings.DOWNLOAD_ALLOW_PRIVATE = True
+    yield base, video
+    server.shutdown()
+
+
+def test_redirects_are_followed_and_each_hop_is_checked(redirector):
+    base, video = redirector
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url=f"{base}/hop?to={base}/video")
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED
+    assert task.history_item.sha256 == hashlib.sha256(video.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example.com/video.mp4", "http://127.0.0.1:9/video.mp4", "file:///etc/passwd"])
+def test_a_redirect_to_an_untrusted_place_is_refused(redirector, target, settings):
+    base, _ = redirector
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url=f"{base}/hop?to={target}")
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.DOWNLOAD)
+    assert media_files(settings) == []
+
+
+def test_endless_redirects_are_refused(redirector):
+    base, _ = redirector
+    url = f"{base}/video"
+    for _ in range(5):
+        url = f"{base}/hop?to={url.replace('&', '%26').replace('?', '%3F').replace('=', '%3D')}"
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url=url)
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and "redirected too many times" in task.error_message
