@@ -46,6 +46,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SandboxConfig:
     parser.add_argument("--random-seed", type=int, default=None, help="seed for random faults")
     parser.add_argument("--hang-seconds", type=_positive_float, default=DEFAULT_HANG_SECONDS,
                         help="how long submit_timeout holds the connection")
+    parser.add_argument("--max-concurrent", type=int, default=int(env.get("SANDBOX_MAX_CONCURRENT") or 4),
+                        help="renders at once; later requests wait in the queue (as on a real provider)")
     args = parser.parse_args(argv)
     try:
         rates = parse_rates(args.faults)
@@ -61,6 +63,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SandboxConfig:
         fault_rates=rates,
         random_seed=args.random_seed,
         hang_seconds=args.hang_seconds,
+        max_concurrent=max(1, args.max_concurrent),
     )
 
 

@@ -28,6 +28,7 @@ class SandboxConfig:
     fault_rates: dict[str, float] = field(default_factory=dict)
     random_seed: Optional[int] = None
     hang_seconds: float = DEFAULT_HANG_SECONDS
+    max_concurrent: int = 4
 
     @property
     def queue_seconds(self) -> float:

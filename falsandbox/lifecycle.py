@@ -43,6 +43,9 @@ class Engine:
         self._own_files_dir = config.files_dir is None
         self.files_dir = Path(tempfile.mkdtemp(prefix="falsandbox-")) if config.files_dir is None else config.files_dir
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        # A provider runs a bounded number of generations at once; the rest wait queued.
+        # It also bounds the sandbox's memory (an encoder per render).
+        self.render_slots = threading.BoundedSemaphore(config.max_concurrent)
 
     # --- API used by the HTTP handlers -------------------------------------
 
@@ -115,9 +118,21 @@ class Engine:
     def _run(self, request: SandboxRequest) -> None:
         if request.wake.wait(self.config.queue_seconds):
             return  # cancelled while queued, reset or shutting down
+        while not self.render_slots.acquire(timeout=0.1):
+            if request.wake.is_set():
+                return
+        try:
+            finished = self._run_in_slot(request)
+        finally:
+            self.render_slots.release()
+        if finished:
+            self.sender.dispatch(request)  # outside the slot: a held-back webhook must not block renders
+
+    def _run_in_slot(self, request: SandboxRequest) -> bool:
+        """Render the request; returns whether it finished (and so needs its webhook)."""
         with self.store.lock:
             if request.status != IN_QUEUE or request.discarded:
-                return
+                return False
             request.status = IN_PROGRESS
             request.started_at = time.time()
             request.add_log("Sandbox worker picked up the request")
@@ -127,7 +142,7 @@ class Engine:
             self._render(request)
         except RenderCancelled:
             if request.discarded:
-                return
+                return False
             failure = cancelled_failure()
         except _InjectedError:
             failure = Failure(FAULT_ERROR_MESSAGE, "internal_error", 500)
@@ -135,9 +150,9 @@ class Engine:
         except Exception as exc:  # A render bug must still end the request, as a real model failure would.
             failure = Failure(f"Sandbox render failed: {type(exc).__name__}: {exc}", "internal_error", 500)
         if request.discarded:
-            return
+            return False
         self._finish(request, failure)
-        self.sender.dispatch(request)
+        return True
 
     def _render(self, request: SandboxRequest) -> None:
         seed = seed_for(request.arguments)

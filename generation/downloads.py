@@ -37,7 +37,7 @@ from history.models import HistoryItem
 
 logger = logging.getLogger(__name__)
 
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 ACCEPTED_CONTENT_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
 

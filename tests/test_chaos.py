@@ -1,0 +1,33 @@
+"""A small chaos round, run the way an operator runs it: `manage.py chaos` in its own
+process against a fresh database, with random faults and a worker killed mid-run."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.stack import fresh_database
+from videoplanet.localstack import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_small_chaos_round_loses_nothing_and_pays_nothing_twice(tmp_path):
+    with fresh_database(tmp_path) as database_url:
+        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "manage.py", "chaos", "--jobs", "12", "--seed", "7", "--kill-every", "4", "--timeout", "240"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+    output = run.stdout + run.stderr
+    last = [line for line in run.stdout.splitlines() if line.startswith("chaos: jobs=")]
+    assert last, output
+    numbers = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", last[-1]))
+    assert numbers["jobs"] == 12 and numbers["completed"] + numbers["failed"] == 12, output
+    assert (numbers["lost"], numbers["duplicate_submissions"], numbers["orphan_files"]) == (0, 0, 0), output
+    assert "killed worker" in output
+    assert run.returncode == 0, output
+    print("\n" + last[-1])
