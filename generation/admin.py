@@ -75,27 +75,26 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled tasks")
     def retry_selected(self, request, queryset):
-        retried = skipped = 0
-        for task in queryset:
-            try:
-                retry_task(task=task)
-                retried += 1
-            except TransitionRefused:
-                skipped += 1
-        self.message_user(request, f"Retried {retried} task(s); skipped {skipped} not failed/cancelled or already retried.",
-                          messages.SUCCESS if retried else messages.WARNING)
+        self._apply(request, queryset, retry_task, done="Retried", skipped="not failed/cancelled or already retried")
 
     @admin.action(description="Cancel selected unfinished tasks")
     def cancel_selected(self, request, queryset):
-        cancelled = skipped = 0
+        self._apply(request, queryset, cancel_task, done="Cancelled", skipped="finished or being saved")
+
+    def _apply(self, request, queryset, service, *, done: str, skipped: str) -> None:
+        """Run a task service on each selected task; the service decides what may happen."""
+        moved = refused = 0
         for task in queryset:
             try:
-                cancel_task(task=task)
-                cancelled += 1
+                service(task=task)
+                moved += 1
             except TransitionRefused:
-                skipped += 1
-        self.message_user(request, f"Cancelled {cancelled} task(s); skipped {skipped} finished or saving.",
-                          messages.SUCCESS if cancelled else messages.WARNING)
+                refused += 1
+        self.message_user(
+            request,
+            f"{done} {moved} task(s); skipped {refused} {skipped}.",
+            messages.SUCCESS if moved else messages.WARNING,
+        )
 
 
 @admin.register(WebhookDelivery)
