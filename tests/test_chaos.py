@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from tests.stack import fresh_database
-from videoplanet.localstack import ROOT
+from videoplanet.localstack import ROOT, fresh_database
 
 pytestmark = pytest.mark.e2e
 

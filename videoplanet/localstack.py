@@ -10,9 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +24,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def fresh_database(workdir: Path):
+    """A DATABASE_URL for a new, empty database of the configured kind, dropped afterwards."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        yield f"sqlite:///{workdir / 'localstack.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"videoplanet_local_{uuid.uuid4().hex[:10]}"
+    host, port, user = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432, db.get("USER") or "postgres"
+    admin = dict(host=host, port=port, user=user, password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
+    with psycopg.connect(**admin) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
+        yield f"postgres://{auth}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(**admin) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class LocalStack:
@@ -47,7 +72,8 @@ class LocalStack:
         result = subprocess.run(
             [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
         )
-        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
     def start(self, name: str, *command: str) -> subprocess.Popen:
@@ -70,7 +96,7 @@ class LocalStack:
                 return
             except requests.ConnectionError:
                 time.sleep(0.2)
-        raise AssertionError(f"web server did not start:\n{self.log('web')}")
+        raise RuntimeError(f"web server did not start:\n{self.log('web')}")
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         return self.start(name, "manage.py", "db_worker", "--interval", "0.2", "--worker-id", name)
