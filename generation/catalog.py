@@ -5,6 +5,7 @@ aspect ratio, an image or not), so each model turns our common settings into its
 own arguments here, and nowhere else."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 PROMPT_MAX_CHARS = 1000
 
@@ -22,6 +23,10 @@ class ModelSpec:
     duration_suffix: str = ""  # Luma and Veo spell durations "5s"
     extra: dict = field(default_factory=dict)
     description: str = ""
+    # What a video costs the user, in credits, and what it costs us at the provider
+    # (list price per second of video; used to record spend, never to bill users).
+    credits_per_video: int = 1
+    usd_per_second: Decimal = Decimal("0.05")
 
     @property
     def takes_image(self) -> bool:
@@ -83,6 +88,7 @@ MODELS: tuple[ModelSpec, ...] = (
         duration_suffix="s",
         extra={"resolution": "540p"},
         description="Cinematic motion; 5 or 9 seconds.",
+        usd_per_second=Decimal("0.10"),
     ),
     ModelSpec(
         key="veo-3.1",
@@ -95,6 +101,8 @@ MODELS: tuple[ModelSpec, ...] = (
         seed=True,
         extra={"resolution": "720p", "generate_audio": False},
         description="High fidelity; 4 to 8 seconds.",
+        credits_per_video=2,
+        usd_per_second=Decimal("0.20"),
     ),
 )
 

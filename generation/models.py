@@ -1,8 +1,10 @@
 import secrets
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from generation.catalog import MODELS, get_model
@@ -84,6 +86,33 @@ class Job(models.Model):
     def model_spec(self):
         return get_model(self.model_key)
 
+    def form_settings(self) -> dict:
+        """What the user asked for, in the Generate form's terms (jobs made before
+        several styles and ratios existed kept one `aspect_ratio`)."""
+        params = self.params
+        ratios = params.get("aspect_ratios") or ([params["aspect_ratio"]] if params.get("aspect_ratio") else [])
+        return {
+            "model": self.model_key,
+            "prompt": self.prompt,
+            "duration": params.get("duration"),
+            "styles": params.get("styles") or [],
+            "aspect_ratios": ratios,
+            "mode": params.get("mode") or "single",
+            "count": params.get("count") or 1,
+            "negative_prompt": params.get("negative_prompt") or "",
+            "seed": params.get("seed"),
+        }
+
+    @property
+    def regenerate_url(self) -> str:
+        """The Generate form, filled in with this job's settings."""
+        return _generate_url(self.form_settings())
+
+
+def _generate_url(values: dict) -> str:
+    query = {key: value for key, value in values.items() if value not in (None, "", [])}
+    return f"{reverse('generation:generate')}?{urlencode(query, doseq=True)}"
+
 
 class Task(models.Model):
     """One video at one provider. Its row is the truth about that video's progress;
@@ -95,6 +124,12 @@ class Task(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_by"
     )
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True)
+
+    # Which variant of its job this task makes (see generation.planning).
+    variant_index = models.PositiveSmallIntegerField(default=0)
+    style = models.CharField(max_length=32, blank=True)
+    aspect_ratio = models.CharField(max_length=8, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True, help_text="The seed sent to the model, if it takes one.")
 
     provider = models.CharField(max_length=32, default="fal")
     endpoint = models.CharField(max_length=200)
@@ -140,6 +175,26 @@ class Task(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in ALLOWED_TRANSITIONS[self.status]
+
+    @property
+    def style_label(self) -> str:
+        from generation.styles import NO_STYLE, get_style
+
+        if not self.style or self.style == NO_STYLE:
+            return ""
+        try:
+            return get_style(self.style).label
+        except KeyError:
+            return self.style
+
+    @property
+    def regenerate_url(self) -> str:
+        """The Generate form with this one video's settings: its job's, narrowed to
+        this task's style and aspect ratio."""
+        values = self.job.form_settings()
+        values.update(styles=[self.style] if self.style else [], mode="single", count=1)
+        values["aspect_ratios"] = [self.aspect_ratio] if self.aspect_ratio else values["aspect_ratios"][:1]
+        return _generate_url(values)
 
 
 class WebhookOutcome(models.TextChoices):
