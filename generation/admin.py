@@ -2,12 +2,14 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from credits.services import CreditRefused
 from generation.models import Job, Task, WebhookDelivery
-from generation.services import cancel_task, retry_task
+from generation.services import cancel_job, cancel_task, retry_task
 from generation.transitions import TransitionRefused
 
 TASK_READONLY = [
-    "id", "job", "retried_from", "status", "provider", "endpoint", "arguments", "request_id",
+    "id", "job", "retried_from", "status", "variant_index", "style", "aspect_ratio", "seed",
+    "provider", "endpoint", "arguments", "request_id",
     "queue_position", "progress", "last_log", "result_url", "submit_attempts", "download_attempts",
     "next_attempt_at", "lease_until", "error_kind", "error_message", "error_detail",
     "created_at", "updated_at", "submitted_at", "started_at", "finished_at",
@@ -16,7 +18,7 @@ TASK_READONLY = [
 
 class TaskInline(admin.TabularInline):
     model = Task
-    fields = ["id_link", "status", "request_id", "progress", "error_kind", "error_message", "created_at", "finished_at"]
+    fields = ["id_link", "variant_index", "style", "aspect_ratio", "status", "request_id", "progress", "error_kind", "error_message", "created_at", "finished_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -39,6 +41,13 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     inlines = [TaskInline]
     date_hierarchy = "created_at"
+    actions = ["cancel_selected_jobs"]
+
+    @admin.action(description="Cancel selected jobs (their unfinished videos)")
+    def cancel_selected_jobs(self, request, queryset):
+        for job in queryset:
+            result = cancel_job(job=job)
+            self.message_user(request, f"{job.pk}: {result.message}", messages.SUCCESS if result.cancelled else messages.INFO)
 
     @admin.display(description="prompt")
     def short_prompt(self, job):

@@ -6,13 +6,21 @@ its own. Slow provider calls run outside any database transaction."""
 from __future__ import annotations
 
 import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from credits.models import EntryKind
+from credits.selectors import entries_for_tasks
+from credits.services import reserve_for_tasks
 from generation.catalog import get_model
 from generation.models import ErrorKind, Job, Task, TaskStatus
+from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
+from generation.styles import compose_prompt
 from generation.transitions import TransitionRefused, transition_task
 from history.models import HistoryItem
 
@@ -25,39 +33,68 @@ def start_generation(
     model_key: str,
     prompt: str,
     duration: int,
+    styles: Sequence[str] = (),
+    aspect_ratios: Sequence[str] = (),
     aspect_ratio: str = "",
+    mode: str = JobMode.SINGLE,
+    count: int = 1,
     negative_prompt: str = "",
     seed: int | None = None,
     image: UploadedFile | None = None,
 ) -> Job:
-    """Create a job with its task and gallery card and queue the submission, all in one
-    transaction: either the user's request is fully recorded and will be worked on, or
-    nothing is. Inputs are validated by `generation.forms.GenerationForm`."""
+    """Create a job with a task and a gallery card per planned video, hold their
+    credits and queue their submission, all in one transaction: either the request is
+    fully recorded and will be worked on, or nothing is (CreditRefused says why when
+    the credits or the daily limit do not allow it). `aspect_ratio` is shorthand for
+    one ratio. Inputs are validated by `generation.forms.GenerationForm`."""
     from generation import tasks  # the task module imports this one
 
     spec = get_model(model_key)
+    if aspect_ratio and not aspect_ratios:
+        aspect_ratios = [aspect_ratio]
+    plan = plan_job(spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=seed)
+    if plan.repeats and spec.seed and seed is None:
+        # A repeated combination is a new video only with another seed: draw a base.
+        plan = plan_job(
+            spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=secrets.randbelow(SEED_LIMIT)
+        )
     params = {
         "duration": duration,
-        "aspect_ratio": aspect_ratio,
+        "styles": list(plan.styles),
+        "aspect_ratios": [ratio for ratio in plan.aspect_ratios if ratio],
+        "mode": mode,
+        "count": plan.count,
         "negative_prompt": negative_prompt,
         "seed": seed,
     }
-    arguments = spec.build_arguments(
-        prompt=prompt,
-        duration=duration,
-        aspect_ratio=aspect_ratio,
-        negative_prompt=negative_prompt,
-        seed=seed,
-    )
     with transaction.atomic():
-        job = Job(user=user, model_key=spec.key, prompt=prompt, params=params)
+        job = Job.objects.create(user=user, model_key=spec.key, prompt=prompt, params=params)
+        new_tasks = Task.objects.bulk_create(
+            Task(
+                job=job,
+                endpoint=spec.endpoint,
+                variant_index=variant.index,
+                style=variant.style,
+                aspect_ratio=variant.aspect_ratio,
+                seed=variant.seed if spec.seed else None,
+                arguments=spec.build_arguments(
+                    prompt=compose_prompt(prompt, variant.style),
+                    duration=duration,
+                    aspect_ratio=variant.aspect_ratio,
+                    negative_prompt=negative_prompt,
+                    seed=variant.seed,
+                ),
+            )
+            for variant in plan.variants
+        )
+        reserve_for_tasks(user=user, tasks=new_tasks)
+        # Only now, with the credits held, is the upload worth writing to storage.
         if image is not None and spec.takes_image:
-            job.input_image.save(image.name, image, save=False)
-        job.save()
-        task = Task.objects.create(job=job, endpoint=spec.endpoint, arguments=arguments)
-        HistoryItem.objects.create(user=user, task=task)
-        tasks.submit_generation.enqueue(str(task.pk))
-    logger.info("job %s started: task %s on %s", job.pk, task.pk, spec.endpoint)
+            job.input_image.save(image.name, image, save=True)
+        HistoryItem.objects.bulk_create(HistoryItem(user=user, task=task) for task in new_tasks)
+        for task in new_tasks:
+            tasks.submit_generation.enqueue(str(task.pk))
+    logger.info("job %s started: %d task(s) on %s", job.pk, len(new_tasks), spec.endpoint)
     return job
 
 
@@ -119,14 +156,26 @@ def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload,
 
 def retry_task(*, task: Task) -> Task:
     """Start a new attempt of a failed or cancelled task. The old attempt stays on
-    record (`retried_from`); the gallery card moves to the new one."""
+    record (`retried_from`); the gallery card moves to the new one. The new attempt
+    holds credits of its own (the old one's came back when it finished), so a retry
+    may be refused with CreditRefused like a new job."""
     from generation import tasks
 
     with transaction.atomic():
-        old = Task.objects.select_for_update().get(pk=task.pk)
+        old = Task.objects.select_for_update().select_related("job").get(pk=task.pk)
         if not old.can_retry:
             raise TransitionRefused(old, TaskStatus.PENDING)
-        new = Task.objects.create(job=old.job, retried_from=old, endpoint=old.endpoint, arguments=old.arguments)
+        new = Task.objects.create(
+            job=old.job,
+            retried_from=old,
+            endpoint=old.endpoint,
+            arguments=old.arguments,
+            variant_index=old.variant_index,
+            style=old.style,
+            aspect_ratio=old.aspect_ratio,
+            seed=old.seed,
+        )
+        reserve_for_tasks(user=old.job.user, tasks=[new])
         HistoryItem.objects.filter(task=old).update(task=new)
         tasks.submit_generation.enqueue(str(new.pk))
     logger.info("task %s retried as %s", old.pk, new.pk)
@@ -150,3 +199,48 @@ def cancel_task(*, task: Task) -> Task:
     return cancelled
 
 
+@dataclass(frozen=True)
+class JobCancellation:
+    """What cancelling a job did, for the page or the API to report."""
+
+    cancelled: int = 0
+    asked_provider: int = 0
+    saving: int = 0
+    finished: int = 0
+    credits_released: int = 0
+
+    @property
+    def message(self) -> str:
+        parts = []
+        if self.cancelled:
+            returned = f" and returned {plural(self.credits_released, 'credit')}" if self.credits_released else ""
+            parts.append(f"Cancelled {plural(self.cancelled, 'video')}{returned}")
+        if self.asked_provider:
+            parts.append(f"{self.asked_provider} had reached the provider, which was asked to stop")
+        if self.finished:
+            parts.append(f"{self.finished} {'was' if self.finished == 1 else 'were'} already finished")
+        if self.saving:
+            parts.append(f"{self.saving} {'is' if self.saving == 1 else 'are'} being saved and will complete")
+        if not self.cancelled and not self.saving:
+            return "Nothing to cancel: every video of this job has finished."
+        return "; ".join(parts) + "."
+
+
+def cancel_job(*, job: Job) -> JobCancellation:
+    """Cancel every unfinished video of a job (its current attempts; older attempts
+    finished long ago). A video being saved cannot be stopped and will complete; the
+    settlement in `transition_task` returns the credits of the cancelled ones."""
+    counts = {"asked_provider": 0, "saving": 0, "finished": 0}
+    cancelled_ids = []
+    for task in job.tasks.filter(retried_by__isnull=True).order_by("variant_index"):
+        try:
+            cancelled = cancel_task(task=task)
+        except TransitionRefused as refused:
+            counts["saving" if refused.current == TaskStatus.DOWNLOADING else "finished"] += 1
+            continue
+        cancelled_ids.append(cancelled.pk)
+        if cancelled.request_id:
+            counts["asked_provider"] += 1
+    released = entries_for_tasks(cancelled_ids, kind=EntryKind.RELEASE)
+    logger.info("job %s cancelled: %d task(s), %d credit(s) released", job.pk, len(cancelled_ids), released)
+    return JobCancellation(cancelled=len(cancelled_ids), credits_released=released, **counts)

@@ -6,6 +6,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from credits.services import settle_task
 from generation.models import FINISHED, Task, TaskStatus
 
 
@@ -52,6 +53,7 @@ def transition_task(
             task.next_attempt_at = None
             if to == TaskStatus.COMPLETED:
                 task.progress = 100
+            settle_task(task=task)  # charge or release its credits, in this transaction
         task.save()
     return task
 

@@ -26,3 +26,18 @@ def make_task(*, user=None, status: TaskStatus = TaskStatus.PENDING, model_key: 
     task = Task.objects.create(job=job, endpoint=spec.endpoint, arguments=arguments, status=status, **fields)
     HistoryItem.objects.create(user=user, task=task)
     return task
+
+
+def fund(user, credits: int, *, tier: str | None = None):
+    """Give a user exactly `credits` to spend (on top of nothing: the welcome grant is
+    taken back), optionally on another tier. Returns the wallet."""
+    from credits.services import ensure_wallet, grant_credits, set_tier
+
+    wallet = ensure_wallet(user=user)
+    wallet.refresh_from_db()
+    if credits != wallet.balance:
+        grant_credits(user=user, credits=credits - wallet.balance, note="test funds")
+    if tier:
+        set_tier(user=user, tier=tier)
+    wallet.refresh_from_db()
+    return wallet

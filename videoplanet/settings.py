@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "generation",
     "history",
+    "credits",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,12 @@ RETRY_BASE_SECONDS = env.float("RETRY_BASE_SECONDS", default=2.0)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=12)
 GALLERY_REFRESH_SECONDS = env.int("GALLERY_REFRESH_SECONDS", default=3)
 
+# --- credits --------------------------------------------------------------
+# Given to every user with their wallet, which is made on their first request.
+CREDITS_WELCOME_GRANT = env.int("CREDITS_WELCOME_GRANT", default=10)
+# Videos a user may start per day (midnight to midnight in TIME_ZONE), by tier.
+DAILY_VIDEO_LIMITS = env.dict("DAILY_VIDEO_LIMITS", cast={"value": int}, default={"free": 20, "pro": 200})
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -174,5 +181,6 @@ LOGGING = {
     "loggers": {
         "generation": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         "history": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "credits": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     },
 }

@@ -1,0 +1,115 @@
+"""Credits: what each user may spend, and the ledger that is the only way it moves.
+
+A wallet's `balance` is what the user can spend now and `reserved` what running
+videos hold; both are caches of the ledger, written only together with an entry
+(`credits.services`). Entries are never changed or deleted."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Tier(models.TextChoices):
+    FREE = "free", "Free"
+    PRO = "pro", "Pro"
+
+
+class Wallet(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.FREE)
+    balance = models.IntegerField(default=0, editable=False, help_text="Credits the user can spend now.")
+    reserved = models.IntegerField(default=0, editable=False, help_text="Credits held by videos being made.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="wallet_reserved_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.balance} credits)"
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant", "Grant"  # credits given (or, negative, taken back) by staff or the system
+    RESERVE = "reserve", "Reserve"  # held for a task when its job is created
+    CHARGE = "charge", "Charge"  # the task made its video: the hold is spent
+    RELEASE = "release", "Release"  # the task failed or was cancelled: the hold comes back
+
+
+SETTLEMENTS = (EntryKind.CHARGE, EntryKind.RELEASE)
+
+
+class LedgerEntry(models.Model):
+    """One movement of credits. Task-linked kinds are unique per task and kind, and a
+    task is settled (charged or released) at most once: the database refuses a second
+    one whatever path (retry, duplicate webhook, race) tries to write it."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    credits = models.IntegerField(help_text="Size of the movement; negative only for a grant that takes back.")
+    # No database constraint: the ledger keeps the task's id even if the job is deleted.
+    task = models.ForeignKey(
+        "generation.Task", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="ledger_entries"
+    )
+    balance_after = models.IntegerField()
+    reserved_after = models.IntegerField()
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "kind"], condition=Q(task__isnull=False), name="ledger_one_entry_per_task_and_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(kind__in=SETTLEMENTS), name="ledger_one_settlement_per_task"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=EntryKind.GRANT) | Q(task__isnull=False), name="ledger_task_kinds_name_their_task"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=EntryKind.GRANT) | Q(credits__gt=0), name="ledger_task_kinds_are_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.credits} ({self.wallet.user})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("ledger entries are append-only")
+
+
+class ProviderCost(models.Model):
+    """What one provider call cost us, for reporting: recorded when its task completes,
+    at the catalog's list price per second of video."""
+
+    task = models.OneToOneField(
+        "generation.Task", on_delete=models.DO_NOTHING, db_constraint=False, related_name="provider_cost"
+    )
+    provider = models.CharField(max_length=32)
+    model_key = models.CharField(max_length=64, db_index=True)
+    endpoint = models.CharField(max_length=200)
+    seconds = models.DecimalField(max_digits=7, decimal_places=2)
+    usd_per_second = models.DecimalField(max_digits=8, decimal_places=4)
+    amount_usd = models.DecimalField(max_digits=10, decimal_places=4)
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_key}: ${self.amount_usd}"

@@ -1,0 +1,100 @@
+"""Reads of credits: balances, today's quota, ledger checks and provider spend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from credits.models import EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
+from generation.models import Task, TaskStatus
+
+
+def daily_limit_for(tier: str) -> int:
+    limits = settings.DAILY_VIDEO_LIMITS
+    return int(limits.get(tier, limits[Tier.FREE]))
+
+
+def start_of_today() -> datetime:
+    """Midnight in the site's time zone: when the daily limit starts again."""
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+def videos_started_today(user, *, exclude_task_ids: Iterable = ()) -> int:
+    """Videos the user started today. Failed and cancelled ones do not count: their
+    credits came back, and so does their place in the daily limit."""
+    return (
+        Task.objects.filter(job__user=user, created_at__gte=start_of_today())
+        .exclude(status__in=[TaskStatus.FAILED, TaskStatus.CANCELLED])
+        .exclude(pk__in=list(exclude_task_ids))
+        .count()
+    )
+
+
+@dataclass(frozen=True)
+class CreditSummary:
+    tier: str
+    balance: int
+    reserved: int
+    daily_limit: int
+    used_today: int
+
+    @property
+    def remaining_today(self) -> int:
+        return max(self.daily_limit - self.used_today, 0)
+
+    @property
+    def tier_label(self) -> str:
+        return Tier(self.tier).label if self.tier in Tier.values else self.tier
+
+
+def credit_summary(user) -> CreditSummary:
+    """What the user has, without creating a wallet: someone who has none yet is shown
+    what their first request will find (the welcome credits)."""
+    wallet = Wallet.objects.filter(user=user).first()
+    tier = wallet.tier if wallet else Tier.FREE
+    return CreditSummary(
+        tier=tier,
+        balance=wallet.balance if wallet else settings.CREDITS_WELCOME_GRANT,
+        reserved=wallet.reserved if wallet else 0,
+        daily_limit=daily_limit_for(tier),
+        used_today=videos_started_today(user),
+    )
+
+
+def balance_for(user) -> int:
+    return credit_summary(user).balance
+
+
+def remaining_quota_today(user) -> int:
+    return credit_summary(user).remaining_today
+
+
+def ledger_totals(wallet: Wallet) -> tuple[int, int]:
+    """(balance, reserved) as the ledger adds them up; they must equal the wallet's."""
+    sums = dict(wallet.entries.order_by().values("kind").annotate(total=Sum("credits")).values_list("kind", "total"))
+    grant, reserve = sums.get(EntryKind.GRANT, 0), sums.get(EntryKind.RESERVE, 0)
+    charge, release = sums.get(EntryKind.CHARGE, 0), sums.get(EntryKind.RELEASE, 0)
+    return grant - reserve + release, reserve - charge - release
+
+
+def entries_for_tasks(task_ids: Iterable, *, kind: EntryKind) -> int:
+    """Credits moved by `kind` entries of these tasks."""
+    total = LedgerEntry.objects.filter(task_id__in=list(task_ids), kind=kind).aggregate(total=Sum("credits"))["total"]
+    return total or 0
+
+
+def provider_spend(*, since: datetime | None = None) -> list[dict]:
+    """Spend per provider model: videos, seconds and dollars, largest first."""
+    costs = ProviderCost.objects.all()
+    if since is not None:
+        costs = costs.filter(recorded_at__gte=since)
+    return list(
+        costs.values("provider", "model_key")
+        .annotate(videos=Count("id"), seconds=Sum("seconds"), amount_usd=Sum("amount_usd"))
+        .order_by("-amount_usd")
+    )

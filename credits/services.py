@@ -1,0 +1,198 @@
+"""Writes of credits: every change of a balance goes through `_append`, which writes
+the ledger entry and the wallet's cached totals together.
+
+Locking: whoever spends locks the user's wallet row (`select_for_update`) before
+checking the balance and the daily limit, so two jobs racing for the last credits
+are served one after the other and the second sees what the first took. When a task
+settles, its own row is already locked by `transition_task`; the wallet is locked
+after it, always in that order, so the two paths cannot deadlock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from credits.models import SETTLEMENTS, EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
+from credits.selectors import daily_limit_for, videos_started_today
+from generation.catalog import get_model
+from generation.models import Task, TaskStatus
+from generation.planning import plural
+
+logger = logging.getLogger(__name__)
+
+
+class CreditRefused(Exception):
+    """A request the user's credits or daily limit do not allow. `message` is safe to
+    show; `code` is stable for programs."""
+
+    code = "credit_refused"
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class InsufficientCredits(CreditRefused):
+    code = "insufficient_credits"
+
+
+class DailyLimitReached(CreditRefused):
+    code = "daily_limit_reached"
+
+
+def ensure_wallet(*, user) -> Wallet:
+    """The user's wallet, made on first use with the welcome credits."""
+    with transaction.atomic():
+        wallet, created = Wallet.objects.get_or_create(user=user)
+        if created and settings.CREDITS_WELCOME_GRANT:
+            _append(wallet, kind=EntryKind.GRANT, credits=settings.CREDITS_WELCOME_GRANT, note="Welcome credits")
+    return wallet
+
+
+def _locked_wallet(user) -> Wallet:
+    ensure_wallet(user=user)
+    # The lock that serialises spending: see the module docstring.
+    return Wallet.objects.select_for_update().get(user=user)
+
+
+def _append(
+    wallet: Wallet,
+    *,
+    kind: EntryKind,
+    credits: int,
+    task: Task | None = None,
+    note: str = "",
+    created_by=None,
+) -> LedgerEntry:
+    if kind == EntryKind.GRANT:
+        wallet.balance += credits
+    elif kind == EntryKind.RESERVE:
+        wallet.balance -= credits
+        wallet.reserved += credits
+    elif kind == EntryKind.CHARGE:
+        wallet.reserved -= credits
+    elif kind == EntryKind.RELEASE:
+        wallet.reserved -= credits
+        wallet.balance += credits
+    wallet.save(update_fields=["balance", "reserved", "updated_at"])
+    return LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=kind,
+        credits=credits,
+        task=task,
+        balance_after=wallet.balance,
+        reserved_after=wallet.reserved,
+        note=note[:200],
+        created_by=created_by,
+    )
+
+
+def price_of(task: Task) -> int:
+    return get_model(task.job.model_key).credits_per_video
+
+
+def reserve_for_tasks(*, user, tasks: Sequence[Task]) -> int:
+    """Hold the price of each new task, or raise CreditRefused and hold nothing.
+
+    Call inside the transaction that created the tasks, so that a refusal rolls them
+    back too. Checks the daily limit first: a user at the limit learns that, not that
+    they could buy more credits. Returns the credits held."""
+    if not tasks:
+        return 0
+    with transaction.atomic():
+        wallet = _locked_wallet(user)
+        limit = daily_limit_for(wallet.tier)
+        used = videos_started_today(user, exclude_task_ids=[task.pk for task in tasks])
+        if used + len(tasks) > limit:
+            raise DailyLimitReached(_daily_limit_message(wallet.tier, limit, used, len(tasks)))
+        needed = sum(price_of(task) for task in tasks)
+        if needed > wallet.balance:
+            raise InsufficientCredits(
+                f"Not enough credits: this needs {plural(needed, 'credit')} and you have {wallet.balance}. "
+                "Make fewer videos, or ask us for more credits."
+            )
+        for task in tasks:
+            _append(wallet, kind=EntryKind.RESERVE, credits=price_of(task), task=task)
+    return needed
+
+
+def _daily_limit_message(tier: str, limit: int, used: int, asked: int) -> str:
+    plan = Tier(tier).label if tier in Tier.values else tier
+    left = max(limit - used, 0)
+    if not left:
+        return (
+            f"You have reached today's limit of {plural(limit, 'video')} on the {plan} plan. "
+            "It starts again at midnight (UTC)."
+        )
+    return (
+        f"The {plan} plan allows {plural(limit, 'video')} a day; you have {left} left today "
+        f"and this would make {asked}."
+    )
+
+
+def settle_task(*, task: Task) -> LedgerEntry | None:
+    """Settle a task that has just finished: charge its reservation when it completed,
+    release it when it failed or was cancelled. Called by `transition_task` inside the
+    transaction that finishes the task, so every way a task can finish passes here
+    exactly once; a task with nothing reserved (made before credits existed) has
+    nothing to settle. The unique constraints refuse a second settlement even if a
+    future caller forgets this."""
+    if task.status == TaskStatus.COMPLETED:
+        record_provider_cost(task=task)
+    reservation = LedgerEntry.objects.filter(task=task, kind=EntryKind.RESERVE).first()
+    if reservation is None or LedgerEntry.objects.filter(task=task, kind__in=SETTLEMENTS).exists():
+        return None
+    wallet = Wallet.objects.select_for_update().get(pk=reservation.wallet_id)
+    kind = EntryKind.CHARGE if task.status == TaskStatus.COMPLETED else EntryKind.RELEASE
+    return _append(wallet, kind=kind, credits=reservation.credits, task=task)
+
+
+def record_provider_cost(*, task: Task) -> ProviderCost | None:
+    if ProviderCost.objects.filter(task=task).exists():
+        return None
+    job = task.job
+    spec = get_model(job.model_key)
+    seconds = Decimal(str(job.params.get("duration") or 0))
+    return ProviderCost.objects.create(
+        task=task,
+        provider=task.provider,
+        model_key=job.model_key,
+        endpoint=task.endpoint,
+        seconds=seconds,
+        usd_per_second=spec.usd_per_second,
+        amount_usd=seconds * spec.usd_per_second,
+    )
+
+
+def grant_credits(*, user, credits: int, note: str = "", granted_by=None) -> LedgerEntry:
+    """Give a user credits, or take some back with a negative number (never more than
+    they can spend now)."""
+    if credits == 0:
+        raise ValueError("a grant moves at least one credit")
+    with transaction.atomic():
+        wallet = _locked_wallet(user)
+        if wallet.balance + credits < 0:
+            raise InsufficientCredits(f"{user} has {plural(wallet.balance, 'credit')}; that is the most that can be taken back.")
+        entry = _append(wallet, kind=EntryKind.GRANT, credits=credits, note=note, created_by=granted_by)
+    logger.info("granted %d credits to %s (%s)", credits, user, note)
+    return entry
+
+
+def top_up(*, user, to: int, note: str) -> LedgerEntry | None:
+    """Grant whatever brings the user's balance up to `to`; nothing if it is there."""
+    with transaction.atomic():
+        wallet = _locked_wallet(user)
+        if wallet.balance >= to:
+            return None
+        return _append(wallet, kind=EntryKind.GRANT, credits=to - wallet.balance, note=note)
+
+
+def set_tier(*, user, tier: Tier) -> Wallet:
+    wallet = ensure_wallet(user=user)
+    Wallet.objects.filter(pk=wallet.pk).update(tier=tier)
+    wallet.refresh_from_db()
+    return wallet
