@@ -1,15 +1,23 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from generation.catalog import MODELS
-from generation.forms import GenerationForm
-from generation.services import start_generation
+from credits.selectors import credit_summary
+from credits.services import CreditRefused
+from generation.catalog import DEFAULT_MODEL_KEY, MODELS, get_model
+from generation.forms import ALL_RATIOS, GenerationForm, PlanForm
+from generation.models import Job
+from generation.services import cancel_job, start_generation
 from generation.webhooks import process_delivery, record_delivery
+
+PREFILL_SINGLE = ("model", "prompt", "duration", "negative_prompt", "seed", "mode", "count")
+PREFILL_MULTIPLE = ("styles", "aspect_ratios")
 
 
 @login_required
@@ -17,18 +25,90 @@ def generate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES)
         if form.is_valid():
-            start_generation(user=request.user, **form.generation_kwargs())
-            messages.success(request, "Your video is on its way. You can leave this page; it will wait for you here.")
-            return redirect("history:gallery")
+            try:
+                job = start_generation(user=request.user, **form.generation_kwargs())
+            except CreditRefused as refused:
+                form.add_error(None, refused.message)
+            else:
+                count = job.params["count"]
+                lead = "Your video is on its way." if count == 1 else f"Your {count} videos are on their way."
+                they = "it" if count == 1 else "they"
+                messages.success(request, f"{lead} You can leave this page; {they} will wait for you here.")
+                # Unfinished jobs head the gallery, so the new one is the first thing there.
+                return redirect("history:gallery")
+        plan_data = request.POST
     else:
-        form = GenerationForm(initial=_regenerate_initial(request))
-    return render(request, "generation/generate.html", {"form": form, "models": MODELS})
+        form = GenerationForm(initial=_prefill(request.GET))
+        plan_data = _plan_data(request.GET)
+    context = {"form": form, "models": MODELS, **_plan_context(request, PlanForm(plan_data))}
+    _show_model_ratios(form, plan_data.get("model"))
+    return render(request, "generation/generate.html", context)
 
 
-def _regenerate_initial(request: HttpRequest) -> dict:
-    """Prefill from ?model=...&prompt=... (used by "Regenerate" links)."""
-    fields = ("model", "prompt", "duration", "aspect_ratio", "negative_prompt", "seed")
-    return {name: request.GET[name] for name in fields if request.GET.get(name)}
+@login_required
+@require_GET
+def plan_summary(request: HttpRequest) -> HttpResponse:
+    """The Generate page's live "N videos · N credits" line, from the same planning
+    rules as the job itself. With ?part=ratios (the model changed) it answers the
+    model's aspect-ratio choices, and the line out of band."""
+    data = _plan_data(request.GET)
+    if request.GET.get("part") == "ratios":
+        spec = get_model(data["model"]) if data["model"] in {m.key for m in MODELS} else None
+        kept = [r for r in data.getlist("aspect_ratios") if spec and r in spec.aspect_ratios]
+        data.setlist("aspect_ratios", kept)
+        form = PlanForm(data)
+        context = {"form": form, **_plan_context(request, form)}
+        _show_model_ratios(form, data["model"])
+        return render(request, "generation/_ratios.html", {**context, "with_summary": True})
+    return render(request, "generation/_plan_summary.html", _plan_context(request, PlanForm(data)))
+
+
+def _plan_data(query: QueryDict) -> QueryDict:
+    data = query.copy()
+    if not data.get("model"):
+        data["model"] = DEFAULT_MODEL_KEY
+    return data
+
+
+def _plan_context(request: HttpRequest, form: PlanForm) -> dict:
+    plan_error = ""
+    if not form.is_valid():
+        errors = form.non_field_errors() or [e for field in form.errors.values() for e in field]
+        plan_error = errors[0] if errors else ""
+    return {"plan": form.plan, "plan_error": plan_error, "credits": credit_summary(request.user)}
+
+
+def _show_model_ratios(form, model_key: str | None) -> None:
+    """Offer only the chosen model's ratios (validation still names a wrong one)."""
+    try:
+        ratios = get_model(model_key or DEFAULT_MODEL_KEY).aspect_ratios
+    except KeyError:
+        ratios = tuple(ALL_RATIOS)
+    form.fields["aspect_ratios"].choices = [(r, r) for r in ratios]
+    form.model_ratios = ratios
+
+
+def _prefill(query: QueryDict) -> dict:
+    """Initial values from the query (used by "Regenerate" links)."""
+    initial = {name: query[name] for name in PREFILL_SINGLE if query.get(name)}
+    initial.update({name: query.getlist(name) for name in PREFILL_MULTIPLE if query.getlist(name)})
+    return initial
+
+
+@login_required
+@require_POST
+def cancel_job_view(request: HttpRequest, job_id) -> HttpResponse:
+    # Another user's job is a 404: its existence is not theirs to know.
+    job = get_object_or_404(Job, pk=job_id, user=request.user)
+    result = cancel_job(job=job)
+    if result.cancelled:
+        messages.success(request, result.message)
+    else:
+        messages.info(request, result.message)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = f"{reverse('history:gallery')}#job-{job.pk}"
+    return redirect(back)
 
 
 @csrf_exempt

@@ -28,7 +28,7 @@ def png(width=512, height=512, fmt="PNG") -> SimpleUploadedFile:
 
 
 def post(client, **fields):
-    data = {"prompt": "a red fox running through snow", "model": "kling-2.1-t2v", "duration": "5", "aspect_ratio": "16:9"}
+    data = {"prompt": "a red fox running through snow", "model": "kling-2.1-t2v", "duration": "5", "aspect_ratios": "16:9"}
     data.update(fields)
     return client.post(reverse("generation:generate"), data)
 
@@ -62,7 +62,7 @@ def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_cl
 
 
 def test_models_spell_their_arguments_their_own_way(user_client):
-    post(user_client, model="luma-ray-2", duration="9", aspect_ratio="9:16")
+    post(user_client, model="luma-ray-2", duration="9", aspect_ratios="9:16")
     assert Task.objects.get().arguments == {
         "prompt": "a red fox running through snow", "duration": "9s", "aspect_ratio": "9:16", "resolution": "540p",
     }
@@ -75,7 +75,7 @@ def test_models_spell_their_arguments_their_own_way(user_client):
         ({"prompt": "   "}, "prompt", "Describe the video you want."),
         ({"prompt": "x" * 1001}, "prompt", "at most 1000 characters"),
         ({"duration": "9"}, "duration", "makes videos of 5 or 10 seconds"),
-        ({"model": "veo-3.1", "duration": "6", "aspect_ratio": "1:1"}, "aspect_ratio", "supports 16:9, 9:16"),
+        ({"model": "veo-3.1", "duration": "6", "aspect_ratios": "1:1"}, "aspect_ratios", "supports 16:9, 9:16"),
         ({"model": "no-such-model"}, "model", "Select a valid choice"),
         ({"seed": "-1"}, "seed", "greater than or equal to 0"),
         ({"model": "kling-2.1-i2v"}, "image", "needs an input image"),
