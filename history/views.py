@@ -4,20 +4,40 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from credits.services import CreditRefused
 from generation.catalog import MODELS
 from generation.models import TaskStatus
+from generation.selectors import progress_for, progress_for_jobs
 from generation.services import cancel_task, retry_task
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
-from history.selectors import history_for
+from history.selectors import gallery_groups, gallery_jobs, history_for
 from history.services import delete_history_item
 
 
 def _own_item(request: HttpRequest, item_id) -> HistoryItem:
     # Another user's item is a 404, not a 403: its existence is not theirs to know.
     return get_object_or_404(history_for(request.user), pk=item_id)
+
+
+def _back(request: HttpRequest) -> str:
+    """Where a card's button returns to: the page it was pressed on, if it is ours."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("history:gallery")
+
+
+def _page_url(request: HttpRequest) -> str:
+    """The page the user sees. A card swapped in by the poller is rendered for
+    /history/updates/, so its buttons must return to the page htmx reports instead."""
+    if request.htmx and request.htmx.current_url_abs_path:
+        return request.htmx.current_url_abs_path
+    return request.get_full_path()
 
 
 @login_required
@@ -27,17 +47,21 @@ def gallery(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
     if status not in TaskStatus.values:
         status = ""
-    items = history_for(request.user, status=status, model_key=model_key)
-    page = Paginator(items, settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    jobs = gallery_jobs(request.user, status=status, model_key=model_key)
+    page = Paginator(jobs, settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    groups = gallery_groups(request.user, list(page.object_list), status=status, model_key=model_key)
+    items = [item for group in groups for item in group.items]
     context = {
         "page": page,
-        "items": page.object_list,
+        "groups": groups,
+        "items": items,
         "status": status,
         "model_key": model_key,
         "statuses": TaskStatus.choices,
         "models": MODELS,
         "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
-        "poll_ids": [str(item.pk) for item in page.object_list if not item.task.is_finished],
+        "poll_ids": [str(item.pk) for item in items if not item.task.is_finished],
+        "page_url": _page_url(request),
     }
     return render(request, "history/gallery.html", context)
 
@@ -45,18 +69,28 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def card_updates(request: HttpRequest) -> HttpResponse:
-    """The unfinished cards again, swapped in place; the answer drops the poller once
-    every card it watched has finished, so an idle page stops asking."""
+    """The unfinished cards again, swapped in place, with the headers of their jobs;
+    the answer drops the poller once every card it watched has finished, so an idle
+    page stops asking."""
     ids = [value for value in request.GET.get("ids", "").split(",") if value][:100]
     try:
         items = list(history_for(request.user).filter(pk__in=ids))
     except Exception:  # malformed ids
         items = []
     poll_ids = [str(item.pk) for item in items if not item.task.is_finished]
+    jobs = {item.task.job_id: item.task.job for item in items}
+    progress = progress_for_jobs(jobs)
+    heads = [(job, progress[job_id]) for job_id, job in jobs.items() if job_id in progress and progress[job_id].total > 1]
     return render(
         request,
         "history/card_updates.html",
-        {"items": items, "poll_ids": poll_ids, "refresh_seconds": settings.GALLERY_REFRESH_SECONDS},
+        {
+            "items": items,
+            "heads": heads,
+            "poll_ids": poll_ids,
+            "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
+            "page_url": _page_url(request),
+        },
     )
 
 
@@ -74,6 +108,8 @@ def detail(request: HttpRequest, item_id) -> HttpResponse:
         "history/detail.html",
         {
             "item": item,
+            "progress": progress_for(item.task.job),
+            "page_url": _page_url(request),
             "attempts": attempts,
             "poll_ids": [] if item.task.is_finished else [str(item.pk)],
             "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
@@ -90,7 +126,9 @@ def retry(request: HttpRequest, item_id) -> HttpResponse:
         messages.success(request, "Trying again. The card will update by itself.")
     except TransitionRefused:
         messages.info(request, "Only a failed or cancelled video can be retried.")
-    return redirect(request.POST.get("next") or "history:gallery")
+    except CreditRefused as refused:
+        messages.error(request, refused.message)
+    return redirect(_back(request))
 
 
 @login_required
@@ -102,7 +140,7 @@ def cancel(request: HttpRequest, item_id) -> HttpResponse:
         messages.success(request, "Cancelled.")
     except TransitionRefused:
         messages.info(request, "This video is already finished or being saved; it can no longer be cancelled.")
-    return redirect(request.POST.get("next") or "history:gallery")
+    return redirect(_back(request))
 
 
 @login_required

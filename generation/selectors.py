@@ -1,0 +1,91 @@
+"""Reads of jobs: how far a job has come, counted over its current attempts (a task
+that was retried is represented by its newest attempt)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+
+from generation.models import FINISHED, Job, Task, TaskStatus
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @classmethod
+    def of(cls, statuses: Iterable[str]) -> JobProgress:
+        """From the statuses of a job's current tasks."""
+        counts = Counter(statuses)
+        return cls(
+            total=sum(counts.values()),
+            completed=counts[TaskStatus.COMPLETED],
+            failed=counts[TaskStatus.FAILED],
+            cancelled=counts[TaskStatus.CANCELLED],
+        )
+
+    @property
+    def active(self) -> int:
+        return self.total - self.completed - self.failed - self.cancelled
+
+    @property
+    def is_finished(self) -> bool:
+        return self.active == 0
+
+    @property
+    def label(self) -> str:
+        """ "3 of 6 done, 1 failed" """
+        parts = [f"{self.completed} of {self.total} done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled")
+        return ", ".join(parts)
+
+
+def current_tasks(job: Job) -> QuerySet[Task]:
+    return job.tasks.filter(retried_by__isnull=True).order_by("variant_index")
+
+
+def jobs_with_tasks(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """Jobs with their current tasks (as `current_tasks`) and those tasks' cards loaded."""
+    tasks = Task.objects.filter(retried_by__isnull=True).select_related("history_item").order_by("variant_index")
+    return jobs.prefetch_related(Prefetch("tasks", queryset=tasks, to_attr="current_tasks"))
+
+
+def progress_for_jobs(job_ids: Iterable[UUID]) -> dict[UUID, JobProgress]:
+    """Each job's progress, in one query."""
+    rows = (
+        Task.objects.filter(job_id__in=list(job_ids), retried_by__isnull=True)
+        .order_by()
+        .values_list("job_id", "status")
+        .annotate(n=Count("id"))
+    )
+    statuses: dict[UUID, list[str]] = {}
+    for job_id, status, n in rows:
+        statuses.setdefault(job_id, []).extend([status] * n)
+    return {job_id: JobProgress.of(values) for job_id, values in statuses.items()}
+
+
+def progress_for(job: Job) -> JobProgress:
+    return progress_for_jobs([job.pk]).get(job.pk, JobProgress())
+
+
+def jobs_for(user, *, status: str = "", model_key: str = "") -> QuerySet[Job]:
+    """A user's jobs, unfinished ones first and then newest first, so that a job in
+    progress is the first thing found after any navigation. `status` keeps the jobs
+    with a current task in it."""
+    unfinished = Task.objects.filter(job=OuterRef("pk"), retried_by__isnull=True).exclude(status__in=FINISHED)
+    jobs = Job.objects.filter(user=user).annotate(unfinished=Exists(unfinished))
+    if status:
+        jobs = jobs.filter(Exists(Task.objects.filter(job=OuterRef("pk"), retried_by__isnull=True, status=status)))
+    if model_key:
+        jobs = jobs.filter(model_key=model_key)
+    return jobs.order_by("-unfinished", "-created_at")
