@@ -12,6 +12,7 @@ import random
 import re
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,14 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from django.test.utils import override_settings
+
+from credits.models import EntryKind, Tier, Wallet
+from credits.selectors import entries_for_tasks
+from credits.services import price_of, set_tier, top_up
 from falsandbox.testing import run_sandbox
 from generation.catalog import MODELS
-from generation.models import FINISHED, Job, Task, TaskStatus
+from generation.models import FINISHED, Task, TaskStatus
 from generation.services import start_generation
 from history.models import HistoryItem
 from videoplanet.localstack import LocalStack
@@ -58,13 +64,16 @@ class ChaosReport:
     duplicate_submissions: int = 0
     orphan_files: int = 0
     unclassified_failures: int = 0
+    credit_errors: list[str] = field(default_factory=list)
     kills: int = 0
     seconds: float = 0.0
     failure_kinds: Counter = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicate_submissions or self.orphan_files or self.unclassified_failures)
+        return not (
+            self.lost or self.duplicate_submissions or self.orphan_files or self.unclassified_failures or self.credit_errors
+        )
 
     def line(self) -> str:
         return (
@@ -90,7 +99,11 @@ def run_chaos(
 ) -> ChaosReport:
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="videoplanet-chaos-"))
-    user, _ = get_user_model().objects.get_or_create(username="chaos", defaults={"is_active": True})
+    # A user of its own per run, with the credits and quota for exactly this run.
+    user = get_user_model().objects.create_user(username=f"chaos-{uuid.uuid4().hex[:8]}")
+    set_tier(user=user, tier=Tier.PRO)
+    top_up(user=user, to=jobs * max(model.credits_per_video for model in MODELS), note="chaos run")
+    granted = Wallet.objects.get(user=user).balance
     report = ChaosReport(jobs=jobs)
     started = time.monotonic()
     sandbox_args = ("--hang-seconds", "3") + (("--random-seed", str(seed)) if seed is not None else ())
@@ -104,17 +117,9 @@ def run_chaos(
             say(f"chaos: {jobs} jobs, {workers} workers, sandbox {sandbox.url}, logs in {workdir / 'logs'}")
             text_models = [m for m in MODELS if not m.requires_image]
             logging.getLogger("generation").setLevel(logging.WARNING)  # one line per job is noise here
-            job_ids = []
-            for number in range(jobs):
-                model = rng.choice(text_models)
-                job = start_generation(
-                    user=user,
-                    model_key=model.key,
-                    prompt=f"chaos run video {number} of {jobs}",
-                    duration=model.durations[0],
-                    aspect_ratio=rng.choice(model.aspect_ratios) if model.aspect_ratios else "",
-                )
-                job_ids.append(job.pk)
+            limits = {**settings.DAILY_VIDEO_LIMITS, Tier.PRO: max(jobs, settings.DAILY_VIDEO_LIMITS.get(Tier.PRO, 0))}
+            with override_settings(DAILY_VIDEO_LIMITS=limits):
+                job_ids = [_start_one(user, rng, text_models, number, jobs) for number in range(jobs)]
             tasks = Task.objects.filter(job__in=job_ids)
 
             next_kill = time.monotonic() + kill_every
@@ -132,9 +137,36 @@ def run_chaos(
                 time.sleep(0.5)
             report.seconds = time.monotonic() - started
             _audit(report, tasks, sandbox.requests(), workdir / "media")
+            _audit_credits(report, user, tasks, granted)
         finally:
             stack.stop()
     return report
+
+
+def _start_one(user, rng: random.Random, models, number: int, jobs: int):
+    model = rng.choice(models)
+    job = start_generation(
+        user=user,
+        model_key=model.key,
+        prompt=f"chaos run video {number} of {jobs}",
+        duration=model.durations[0],
+        aspect_ratio=rng.choice(model.aspect_ratios) if model.aspect_ratios else "",
+    )
+    return job.pk
+
+
+def _audit_credits(report: ChaosReport, user, tasks, granted: int) -> None:
+    """Each completed video charged once, each failed one released once, nothing held."""
+    task_ids = [task.pk for task in tasks]
+    charged = entries_for_tasks(task_ids, kind=EntryKind.CHARGE)
+    released = entries_for_tasks(task_ids, kind=EntryKind.RELEASE)
+    wallet = Wallet.objects.get(user=user)
+    price = {task.pk: price_of(task) for task in tasks.select_related("job")}
+    should_charge = sum(price[task.pk] for task in tasks if task.status == TaskStatus.COMPLETED)
+    should_release = sum(price[task.pk] for task in tasks if task.status == TaskStatus.FAILED)
+    expected = {"charged": should_charge, "released": should_release, "reserved": 0, "balance": granted - should_charge}
+    actual = {"charged": charged, "released": released, "reserved": wallet.reserved, "balance": wallet.balance}
+    report.credit_errors = [f"{name}: {actual[name]} != {expected[name]}" for name in expected if actual[name] != expected[name]]
 
 
 def _audit(report: ChaosReport, tasks, provider_requests: list[dict], media_root: Path) -> None:

@@ -34,6 +34,10 @@ class Command(BaseCommand):
         )
         kinds = ", ".join(f"{kind}={count}" for kind, count in sorted(report.failure_kinds.items())) or "none"
         self.stdout.write(f"chaos: {report.seconds:.0f} s, {report.kills} worker(s) killed, failures by kind: {kinds}")
+        self.stdout.write(f"chaos: credits {'balanced' if not report.credit_errors else '; '.join(report.credit_errors)}")
         self.stdout.write(report.line())
         if not report.ok:
-            raise CommandError(f"chaos audit failed (unclassified failures: {report.unclassified_failures})")
+            raise CommandError(
+                f"chaos audit failed (unclassified failures: {report.unclassified_failures}, "
+                f"credit errors: {len(report.credit_errors)})"
+            )
