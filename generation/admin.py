@@ -99,6 +99,9 @@ class TaskAdmin(admin.ModelAdmin):
                 moved += 1
             except TransitionRefused:
                 refused += 1
+            except CreditRefused as refusal:  # a retry holds credits of its own
+                refused += 1
+                self.message_user(request, f"{task.job.user}: {refusal.message}", messages.ERROR)
         self.message_user(
             request,
             f"{done} {moved} task(s); skipped {refused} {skipped}.",

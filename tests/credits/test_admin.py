@@ -1,0 +1,103 @@
+"""Staff see wallets and the ledger, and grant credits, in the admin."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from credits.models import EntryKind, LedgerEntry, Tier, Wallet
+from tests.factories import fund, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    admin = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+def test_staff_grant_credits_to_several_users_with_a_note(staff):
+    ann, ben = make_user("ann"), make_user("ben")
+    fund(ann, 0)
+    response = staff.post(reverse("admin:credits_wallet_grant"), {"users": [ann.pk, ben.pk], "credits": 15, "note": "launch gift"})
+    assert response.status_code == 302
+    assert Wallet.objects.get(user=ann).balance == 15
+    assert Wallet.objects.get(user=ben).balance == 10 + 15  # welcome credits, then the gift
+    entry = LedgerEntry.objects.filter(wallet__user=ann, kind=EntryKind.GRANT).first()
+    assert (entry.note, entry.created_by.username) == ("launch gift", "boss")
+
+
+def test_a_take_back_below_zero_is_refused_with_a_message(staff):
+    ann = make_user("ann")
+    fund(ann, 3)
+    response = staff.post(
+        reverse("admin:credits_wallet_grant"), {"users": [ann.pk], "credits": -5, "note": "oops"}, follow=True
+    )
+    assert "the most that can be taken back" in response.content.decode()
+    assert Wallet.objects.get(user=ann).balance == 3
+
+
+def test_a_zero_grant_is_a_form_error(staff):
+    ann = make_user("ann")
+    response = staff.post(reverse("admin:credits_wallet_grant"), {"users": [ann.pk], "credits": 0, "note": "x"})
+    assert response.status_code == 200 and "at least one credit" in response.content.decode()
+
+
+def test_the_grant_action_preselects_the_wallets(staff):
+    wallet = fund(make_user("ann"), 1)
+    response = staff.post(
+        reverse("admin:credits_wallet_changelist"), {"action": "grant_to_selected", "_selected_action": [wallet.pk]}
+    )
+    assert response.status_code == 302 and response["Location"].endswith(f"?users={wallet.user_id}")
+    page = staff.get(response["Location"]).content.decode()
+    assert f'<option value="{wallet.user_id}" selected>' in page
+
+
+def test_wallet_and_ledger_pages_render_and_the_ledger_is_read_only(staff):
+    wallet = fund(make_user("ann"), 4)
+    assert "yes" in staff.get(reverse("admin:credits_wallet_changelist")).content.decode()  # ledger agrees
+    assert staff.get(reverse("admin:credits_wallet_change", args=[wallet.pk])).status_code == 200
+    entry = LedgerEntry.objects.first()
+    assert staff.get(reverse("admin:credits_ledgerentry_changelist")).status_code == 200
+    assert staff.post(reverse("admin:credits_ledgerentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert LedgerEntry.objects.filter(pk=entry.pk).exists()
+    assert staff.get(reverse("admin:credits_providercost_changelist")).status_code == 200
+
+
+def test_the_demo_account_is_pro_with_enough_credits_every_time(settings):
+    settings.FAL_USE_SANDBOX = True
+    call_command("ensure_demo_account")
+    wallet = Wallet.objects.get(user__username="demo")
+    assert (wallet.tier, wallet.balance) == (Tier.PRO, 500)
+    call_command("ensure_demo_account")
+    assert Wallet.objects.get(user__username="demo").balance == 500
+    assert LedgerEntry.objects.filter(wallet=wallet, kind=EntryKind.GRANT).count() == 2  # welcome + top-up
+
+
+def test_an_admin_retry_the_users_credits_cannot_pay_is_skipped_with_the_reason(staff):
+    from generation.models import Task, TaskStatus
+    from tests.factories import make_task
+
+    ann = make_user("ann")
+    task = make_task(user=ann, status=TaskStatus.FAILED)
+    fund(ann, 0)
+    response = staff.post(
+        reverse("admin:generation_task_changelist"), {"action": "retry_selected", "_selected_action": [task.pk]}, follow=True
+    )
+    html = response.content.decode()
+    assert "Ann: Not enough credits" in html and "Retried 0 task(s)" in html
+    assert Task.objects.count() == 1
+
+
+def test_the_job_admin_cancels_a_whole_job(staff):
+    from generation.models import TaskStatus
+    from generation.services import start_generation
+
+    ann = make_user("ann")
+    job = start_generation(user=ann, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+    response = staff.post(
+        reverse("admin:generation_job_changelist"), {"action": "cancel_selected_jobs", "_selected_action": [job.pk]}, follow=True
+    )
+    assert "Cancelled 2 videos and returned 2 credits" in response.content.decode()
+    assert set(job.tasks.values_list("status", flat=True)) == {TaskStatus.CANCELLED}
