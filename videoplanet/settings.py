@@ -27,9 +27,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "js_lib_htmx",
     "django_tasks_db",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "generation",
     "history",
     "credits",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +165,7 @@ DOWNLOAD_MAX_ATTEMPTS = env.int("DOWNLOAD_MAX_ATTEMPTS", default=5)
 CANCEL_MAX_ATTEMPTS = env.int("CANCEL_MAX_ATTEMPTS", default=4)
 RETRY_BASE_SECONDS = env.float("RETRY_BASE_SECONDS", default=2.0)
 
+# Jobs per gallery page: a job's cards are never split across pages.
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=12)
 GALLERY_REFRESH_SECONDS = env.int("GALLERY_REFRESH_SECONDS", default=3)
 
@@ -168,6 +174,44 @@ GALLERY_REFRESH_SECONDS = env.int("GALLERY_REFRESH_SECONDS", default=3)
 CREDITS_WELCOME_GRANT = env.int("CREDITS_WELCOME_GRANT", default=10)
 # Videos a user may start per day (midnight to midnight in TIME_ZONE), by tier.
 DAILY_VIDEO_LIMITS = env.dict("DAILY_VIDEO_LIMITS", cast={"value": int}, default={"free": 20, "pro": 200})
+
+# --- JSON API ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an unauthenticated call then gets 401 with a WWW-Authenticate header.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+}
+# Throttles count in the cache (CACHE_URL): use a shared one when running several web
+# processes, or each process counts on its own. Job creation and retries, per user:
+API_JOB_CREATE_RATE = env.str("API_JOB_CREATE_RATE", default="30/minute")
+# Token requests with a password, per client address:
+API_TOKEN_RATE = env.str("API_TOKEN_RATE", default="10/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VideoPlanet API",
+    "DESCRIPTION": (
+        "Generate AI videos, follow their progress and find the results: the same operations, rules and "
+        "credits as the pages.\n\n"
+        "**Authentication.** Send `Authorization: Token <token>`. Get your token with "
+        "`POST /api/auth/token/` (username and password); staff can also make one in the admin, or with "
+        "`manage.py drf_create_token <username>`. A signed-in browser session works too (with its CSRF token).\n\n"
+        "**Errors** always look like `{\"error\": {\"code\": ..., \"message\": ..., \"fields\": {...}}}`: "
+        "400 `invalid` (see `fields`), 401 `not_authenticated`, 402 `insufficient_credits`, "
+        "403 `daily_limit_reached`, 404 `not_found` (also for another user's objects), 409 `not_retryable`, "
+        "429 `throttled` (see `Retry-After`; job creation and retries are limited per user)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs pages' scripts are served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)

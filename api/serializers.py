@@ -1,0 +1,214 @@
+"""The API's shapes. Input is checked here for its JSON types only; what a valid
+request is (models, durations, styles, ratios, counts, images) is decided by the
+same form the Generate page uses, so no rule lives in two places."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from generation.catalog import MODELS
+from generation.forms import ALL_DURATIONS, ALL_RATIOS, GenerationForm
+from generation.models import Job, Task, TaskStatus
+from generation.planning import MAX_VIDEOS_PER_JOB, JobMode
+from generation.selectors import JobProgress
+from generation.styles import STYLES
+from history.models import HistoryItem
+
+MODEL_KEYS = ", ".join(m.key for m in MODELS)
+STYLE_KEYS = ", ".join(s.key for s in STYLES)
+
+
+class JobCreateSerializer(serializers.Serializer):
+    """Start a job. Send JSON, or multipart/form-data when including an image."""
+
+    # Blank is let through to the form, which says what is missing in its own words.
+    prompt = serializers.CharField(allow_blank=True, help_text="What the video shows; up to 1000 characters with the style added.")
+    model = serializers.CharField(allow_blank=True, help_text=f"One of: {MODEL_KEYS}.")
+    duration = serializers.IntegerField(help_text=f"Seconds; each model allows some of {', '.join(map(str, ALL_DURATIONS))}.")
+    styles = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=f"Style presets, any of: {STYLE_KEYS}. Default: none."
+    )
+    aspect_ratios = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=f"Any of {', '.join(ALL_RATIOS)} that the model supports. Default: the model's first.",
+    )
+    mode = serializers.CharField(
+        required=False, allow_blank=True, help_text="single: every style × ratio combination once (default); batch: exactly `count` videos."
+    )
+    count = serializers.IntegerField(required=False, help_text=f"Videos to make in batch mode, 1 to {MAX_VIDEOS_PER_JOB}.")
+    seed = serializers.IntegerField(required=False, allow_null=True, help_text="0 to 2147483647, for models that take one.")
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, help_text="What to avoid.")
+    image = serializers.ImageField(required=False, help_text="Input image for image-to-video models (multipart only).")
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object (or a form)."]})
+        errors = {}
+        for name, field in self.fields.items():
+            if name == "image" or name not in data or data.get(name) is None:
+                continue
+            value = data.getlist(name) if isinstance(data, QueryDict) and isinstance(field, serializers.ListField) else data.get(name)
+            try:
+                field.run_validation(value)
+            except serializers.ValidationError as error:
+                errors[name] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        request = self.context["request"]
+        form = GenerationForm(data=_form_data(data), files=request.FILES)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {("non_field_errors" if key == "__all__" else key): messages for key, messages in form.errors.items()}
+            )
+        return form.generation_kwargs()
+
+
+def _form_data(data: Mapping):
+    """JSON nulls mean "not given" to the form."""
+    if isinstance(data, QueryDict):
+        return data
+    return {key: value for key, value in data.items() if value is not None}
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    video_url = serializers.SerializerMethodField()
+    poster_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HistoryItem
+        fields = ["video_url", "poster_url", "content_type", "duration_seconds", "width", "height", "size_bytes", "sha256"]
+
+    def _absolute(self, file) -> str | None:
+        if not file:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(file.url) if request else file.url
+
+    def get_video_url(self, item: HistoryItem) -> str | None:
+        return self._absolute(item.video)
+
+    def get_poster_url(self, item: HistoryItem) -> str | None:
+        return self._absolute(item.poster)
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id", read_only=True)
+    retried_from = serializers.UUIDField(source="retried_from_id", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=TaskStatus.choices, read_only=True)
+    result = serializers.SerializerMethodField(help_text="The video, once the task has completed.")
+
+    class Meta:
+        model = Task
+        fields = [
+            "id", "job", "status", "variant_index", "style", "aspect_ratio", "seed", "queue_position", "progress",
+            "last_log", "error_kind", "error_message", "retried_from", "created_at", "started_at", "finished_at", "result",
+        ]
+
+    @extend_schema_field(ResultSerializer(allow_null=True))
+    def get_result(self, task: Task):
+        item = getattr(task, "history_item", None)
+        if task.status != TaskStatus.COMPLETED or item is None or not item.video:
+            return None
+        return ResultSerializer(item, context=self.context).data
+
+
+class JobProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    active = serializers.IntegerField()
+    is_finished = serializers.BooleanField()
+    label = serializers.CharField(help_text='e.g. "3 of 6 done, 1 failed"')
+
+
+class JobSettingsSerializer(serializers.Serializer):
+    duration = serializers.IntegerField(allow_null=True)
+    styles = serializers.ListField(child=serializers.CharField())
+    aspect_ratios = serializers.ListField(child=serializers.CharField())
+    mode = serializers.ChoiceField(choices=JobMode.choices)
+    count = serializers.IntegerField()
+    negative_prompt = serializers.CharField(allow_blank=True)
+    seed = serializers.IntegerField(allow_null=True)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_key")
+    model_label = serializers.CharField(source="model_spec.label")
+    settings = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    tasks = serializers.SerializerMethodField(help_text="The current attempt of each video, in planned order.")
+
+    class Meta:
+        model = Job
+        fields = ["id", "model", "model_label", "prompt", "settings", "created_at", "progress", "tasks"]
+
+    def _tasks(self, job: Job) -> list[Task]:
+        tasks = getattr(job, "current_tasks", None)
+        if tasks is None:  # not prefetched (a job just made)
+            tasks = list(job.tasks.filter(retried_by__isnull=True).select_related("history_item").order_by("variant_index"))
+            job.current_tasks = tasks
+        return tasks
+
+    @extend_schema_field(JobSettingsSerializer)
+    def get_settings(self, job: Job) -> dict:
+        values = job.form_settings()
+        return JobSettingsSerializer({key: values[key] for key in JobSettingsSerializer().fields}).data
+
+    @extend_schema_field(JobProgressSerializer)
+    def get_progress(self, job: Job) -> dict:
+        return JobProgressSerializer(JobProgress.of(task.status for task in self._tasks(job))).data
+
+    @extend_schema_field(TaskSerializer(many=True))
+    def get_tasks(self, job: Job) -> list:
+        return TaskSerializer(self._tasks(job), many=True, context=self.context).data
+
+
+class JobCancellationSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="What happened, in a sentence.")
+    cancelled = serializers.IntegerField()
+    asked_provider = serializers.IntegerField(help_text="Cancelled videos that had reached the provider, which was asked to stop.")
+    saving = serializers.IntegerField(help_text="Videos being saved: they cannot be stopped and will complete.")
+    finished = serializers.IntegerField()
+    credits_released = serializers.IntegerField()
+    job = JobSerializer()
+
+
+class HistoryItemSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="task.job_id", read_only=True)
+    prompt = serializers.CharField(source="task.job.prompt")
+    model = serializers.CharField(source="task.job.model_key")
+    task = TaskSerializer()
+
+    class Meta:
+        model = HistoryItem
+        fields = ["id", "created_at", "job", "prompt", "model", "task"]
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False, help_text="Only cards in this status.")
+    model = serializers.ChoiceField(choices=[(m.key, m.label) for m in MODELS], required=False, help_text="Only this model.")
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    tier = serializers.CharField()
+    balance = serializers.IntegerField(help_text="Credits you can spend now.")
+    reserved = serializers.IntegerField(help_text="Credits held by videos being made.")
+    daily_limit = serializers.IntegerField(help_text="Videos you may start per day.")
+    used_today = serializers.IntegerField(help_text="Videos started today (failed and cancelled ones do not count).")
+    remaining_today = serializers.IntegerField()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text='Send as the header "Authorization: Token <token>".')
