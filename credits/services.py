@@ -126,7 +126,7 @@ def _daily_limit_message(tier: str, limit: int, used: int, asked: int) -> str:
     if not left:
         return (
             f"You have reached today's limit of {plural(limit, 'video')} on the {plan} plan. "
-            "It starts again at midnight (UTC)."
+            f"It starts again at midnight ({settings.TIME_ZONE})."
         )
     return (
         f"The {plan} plan allows {plural(limit, 'video')} a day; you have {left} left today "
