@@ -24,7 +24,7 @@ def generate(stack, session, prompt: str) -> requests.Response:
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     return session.post(
         f"{stack.url}/generate/",
-        data={"prompt": prompt, "model": "kling-2.1-t2v", "duration": "5", "aspect_ratio": "16:9", "csrfmiddlewaretoken": token},
+        data={"prompt": prompt, "model": "kling-2.1-t2v", "duration": "5", "aspect_ratios": "16:9", "csrfmiddlewaretoken": token},
         headers={"Referer": f"{stack.url}/generate/"},
     )
 
