@@ -12,7 +12,7 @@ from history.models import HistoryItem
 
 def history_for(user, *, status: str = "", model_key: str = "") -> QuerySet[HistoryItem]:
     """A user's gallery, newest first, with what the cards show loaded in one query."""
-    items = HistoryItem.objects.filter(user=user).select_related("task", "task__job")
+    items = HistoryItem.objects.filter(user=user).select_related("task", "task__job", "task__retried_by")
     if status:
         items = items.filter(task__status=status)
     if model_key:

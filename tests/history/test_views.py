@@ -171,3 +171,24 @@ def test_an_unfinished_card_cannot_be_deleted(alice, user):
     item = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
     alice.post(reverse("history:delete", args=[item.pk]))
     assert HistoryItem.objects.filter(pk=item.pk).exists()
+
+
+def test_the_gallery_costs_the_same_queries_for_few_or_many_cards(alice, user, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.GALLERY_PAGE_SIZE = 50
+
+    def queries_for_gallery() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice.get(reverse("history:gallery")).status_code == 200
+        return len(captured)
+
+    for status in (TaskStatus.FAILED, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS):
+        make_task(user=user, status=status)
+    completed_item(user)
+    few = queries_for_gallery()
+    for n in range(10):
+        make_task(user=user, status=[TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.QUEUED][n % 3])
+        completed_item(user, prompt=f"done {n}")
+    assert queries_for_gallery() == few
