@@ -11,16 +11,13 @@ throughput for both rounds. The database is SQLite unless DATABASE_URL names Pos
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -34,9 +31,8 @@ import django  # noqa: E402
 django.setup()
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
-from generation.signatures import signed_message  # noqa: E402
+from tests.signing import JwksServer, jwk_for, sign  # noqa: E402
 from videoplanet.localstack import LocalStack, fresh_database  # noqa: E402
 
 MAKE_TASKS = """
@@ -56,41 +52,13 @@ print(json.dumps(out))
 """
 
 
-def serve_jwks(key: Ed25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    body = json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "bench", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-
-
 def delivery(key, url: str, task: list[str]) -> tuple[str, bytes, dict]:
     task_id, token, request_id = task
     body = json.dumps(
         {"request_id": request_id, "gateway_request_id": request_id, "status": "OK", "error": None, "payload_error": None,
          "payload": {"video": {"url": f"https://v3.fal.media/files/bench/{request_id}.mp4", "content_type": "video/mp4"}}}
     ).encode()
-    timestamp = str(int(time.time()))
-    signature = key.sign(signed_message(request_id=request_id, user_id="bench", timestamp=timestamp, body=body)).hex()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Fal-Webhook-Request-Id": request_id,
-        "X-Fal-Webhook-User-Id": "bench",
-        "X-Fal-Webhook-Timestamp": timestamp,
-        "X-Fal-Webhook-Signature": signature,
-    }
+    headers = {"Content-Type": "application/json", **sign(key, body, request_id=request_id, user_id="bench")}
     return f"{url}/webhooks/fal/?task={task_id}&token={token}", body, headers
 
 
@@ -130,7 +98,9 @@ def main() -> None:
     args = parser.parse_args()
 
     key = Ed25519PrivateKey.generate()
-    jwks_url = serve_jwks(key)
+    jwks = JwksServer()  # fal's signing side, as the tests stand it in
+    jwks.keys = [jwk_for(key, "bench")]
+    jwks_url = jwks.url
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir, fresh_database(Path(workdir)) as database_url:
         stack = LocalStack(Path(workdir), database_url, "http://127.0.0.1:9", FAL_JWKS_URL=jwks_url)
         try:
