@@ -33,3 +33,12 @@ def card_statuses(stack, session) -> dict[str, str]:
     """Gallery card id -> status, as the page shows them."""
     html = session.get(f"{stack.url}/history/").text
     return dict(re.findall(r'id="card-([0-9a-f-]+)"[^>]*data-status="([a-z_]+)"', html))
+
+
+def press(stack, session, action: str) -> requests.Response:
+    """Press a card's button (a POST form such as /history/<id>/cancel/) as the gallery does."""
+    page = session.get(f"{stack.url}/history/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return session.post(
+        f"{stack.url}{action}", data={"csrfmiddlewaretoken": token}, headers={"Referer": f"{stack.url}/history/"}
+    )

@@ -9,7 +9,8 @@ import time
 import av
 import pytest
 
-from tests.browser import generate, login
+from falsandbox.testing import run_sandbox
+from tests.browser import card_statuses, generate, login, press
 from tests.stack import running_stack
 
 pytestmark = pytest.mark.e2e
@@ -51,3 +52,41 @@ def test_generate_then_find_the_video_playing_in_the_history(sandbox_process, tm
         request = [r for r in sandbox_process.requests() if "paper lantern" in r["arguments"].get("prompt", "")][0]
         assert [d["status"] for d in request["webhook_responses"]] == [200]
         print(f"\nend-to-end: completed in {elapsed:.1f} s, went {' -> '.join(statuses)}")
+
+
+@pytest.fixture
+def unhurried_sandbox():
+    with run_sandbox(seconds=6.0) as process:  # long enough to press Cancel mid-render
+        yield process
+
+
+def test_cancel_while_rendering_stops_it_at_fal_and_the_late_webhook_changes_nothing(unhurried_sandbox, tmp_path):
+    with running_stack(tmp_path, unhurried_sandbox.url, workers=1, reconciler=True, STATUS_POLL_SECONDS=1) as stack:
+        session = login(stack)
+        generate(stack, session, "a glacier calving into the sea, slowly")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "in_progress" not in card_statuses(stack, session).values():
+            time.sleep(0.2)
+        (item_id,) = card_statuses(stack, session)
+        assert card_statuses(stack, session)[item_id] == "in_progress"
+
+        answer = press(stack, session, f"/history/{item_id}/cancel/")
+        assert "Cancelled" in answer.text and card_statuses(stack, session)[item_id] == "cancelled"
+
+        # fal is asked to stop; the model stops and its ERROR webhook still arrives.
+        deadline = time.monotonic() + 20
+        request = {}
+        while time.monotonic() < deadline:
+            request = [r for r in unhurried_sandbox.requests() if "glacier" in r["arguments"].get("prompt", "")][0]
+            if request["cancelled"] and request["webhook_responses"]:
+                break
+            time.sleep(0.2)
+        assert request["cancelled"] is True
+        assert [d["status"] for d in request["webhook_responses"]] == [200]  # recorded, answered 200
+        time.sleep(1.5)  # a reconciler pass or two
+        assert card_statuses(stack, session)[item_id] == "cancelled"
+        detail = session.get(f"{stack.url}/history/{item_id}/").text
+        assert "Cancelled" in detail
+        # Staff see the delivery in the admin (the demo account is staff), judged a no-op.
+        deliveries = session.get(f"{stack.url}/admin/generation/webhookdelivery/").text
+        assert "Duplicate or late: no change" in deliveries
