@@ -156,15 +156,30 @@ def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload,
 
 def retry_task(*, task: Task) -> Task:
     """Start a new attempt of a failed or cancelled task. The old attempt stays on
-    record (`retried_from`); the gallery card moves to the new one. The new attempt
+    record (`retried_from`); the gallery card moves to the new one. A video that was
+    made but could not be downloaded is downloaded again, not generated again. The new attempt
     holds credits of its own (the old one's came back when it finished), so a retry
     may be refused with CreditRefused like a new job."""
     from generation import tasks
 
     with transaction.atomic():
-        old = Task.objects.select_for_update().select_related("job").get(pk=task.pk)
+        old = Task.objects.select_for_update().select_related("job", "retried_from").get(pk=task.pk)
         if not old.can_retry:
             raise TransitionRefused(old, TaskStatus.PENDING)
+        # The provider already made this video and only bringing it home failed: fetch
+        # the same result again rather than pay for a new one. Once only; if that
+        # fails too, the next retry generates afresh (the link may have expired).
+        redownload = (
+            old.error_kind == ErrorKind.DOWNLOAD
+            and bool(old.result_url)
+            and (old.retried_from is None or old.retried_from.result_url != old.result_url)
+        )
+        resume = (
+            {"status": TaskStatus.DOWNLOADING, "request_id": old.request_id, "result_url": old.result_url,
+             "submitted_at": old.submitted_at}
+            if redownload
+            else {}
+        )
         new = Task.objects.create(
             job=old.job,
             retried_from=old,
@@ -174,11 +189,13 @@ def retry_task(*, task: Task) -> Task:
             style=old.style,
             aspect_ratio=old.aspect_ratio,
             seed=old.seed,
+            **resume,
         )
         reserve_for_tasks(user=old.job.user, tasks=[new])
         HistoryItem.objects.filter(task=old).update(task=new)
-        tasks.submit_generation.enqueue(str(new.pk))
-    logger.info("task %s retried as %s", old.pk, new.pk)
+        step = tasks.download_generation if redownload else tasks.submit_generation
+        step.enqueue(str(new.pk))
+    logger.info("task %s retried as %s (%s)", old.pk, new.pk, "download again" if redownload else "generate again")
     return new
 
 

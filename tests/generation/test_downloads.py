@@ -220,3 +220,30 @@ def test_endless_redirects_are_refused(redirector):
     download_result(task_id=task.pk)
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED and "redirected too many times" in task.error_message
+
+
+def test_retrying_a_failed_download_fetches_the_same_video_without_generating_again(sandbox, settings):
+    from generation.services import fail_task, retry_task
+
+    task = finished_at_sandbox(sandbox, prompt="a tram in the fog, once")
+    fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message="The download was interrupted.")  # retries ran out
+    new = retry_task(task=Task.objects.get(pk=task.pk))
+    assert (new.status, new.request_id, new.result_url) == (TaskStatus.DOWNLOADING, task.request_id, task.result_url)
+    assert [r.task_path.rsplit(".", 1)[1] for r in queued_tasks() if str(new.pk) in r.args_kwargs["args"]] == ["download_generation"]
+    download_result(task_id=new.pk)
+    assert Task.objects.get(pk=new.pk).status == TaskStatus.COMPLETED
+    assert len([r for r in sandbox.requests() if "a tram in the fog, once" in r["arguments"]["prompt"]]) == 1
+
+
+def test_a_second_retry_after_the_same_download_fails_again_generates_afresh(sandbox, settings):
+    from generation.services import retry_task
+
+    settings.DOWNLOAD_MAX_ATTEMPTS = 1
+    task = finished_at_sandbox(sandbox, prompt="a broken link #fault:result_500")
+    download_result(task_id=task.pk)
+    redownload = retry_task(task=Task.objects.get(pk=task.pk))
+    assert redownload.status == TaskStatus.DOWNLOADING
+    download_result(task_id=redownload.pk)
+    assert Task.objects.get(pk=redownload.pk).error_kind == ErrorKind.DOWNLOAD
+    fresh = retry_task(task=Task.objects.get(pk=redownload.pk))
+    assert (fresh.status, fresh.request_id, fresh.result_url) == (TaskStatus.PENDING, "", "")
