@@ -163,7 +163,7 @@ def retry_task(*, task: Task) -> Task:
     from generation import tasks
 
     with transaction.atomic():
-        old = Task.objects.select_for_update().select_related("job", "retried_from").get(pk=task.pk)
+        old = Task.objects.select_for_update().select_related("job").get(pk=task.pk)
         if not old.can_retry:
             raise TransitionRefused(old, TaskStatus.PENDING)
         # The provider already made this video and only bringing it home failed: fetch
@@ -172,7 +172,7 @@ def retry_task(*, task: Task) -> Task:
         redownload = (
             old.error_kind == ErrorKind.DOWNLOAD
             and bool(old.result_url)
-            and (old.retried_from is None or old.retried_from.result_url != old.result_url)
+            and not Task.objects.filter(pk=old.retried_from_id, result_url=old.result_url).exists()
         )
         resume = (
             {"status": TaskStatus.DOWNLOADING, "request_id": old.request_id, "result_url": old.result_url,

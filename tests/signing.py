@@ -42,8 +42,22 @@ class JwksServer:
         self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
 
 
+_used_timestamps: dict[bytes, set[int]] = {}
+
+
+def fresh_timestamp(key: Ed25519PrivateKey) -> int:
+    """Now, or a second or so earlier: never the same twice for one key. fal signs each
+    delivery afresh, and two identical signatures would (rightly) be taken for a replay."""
+    used = _used_timestamps.setdefault(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), set())
+    timestamp = int(time.time())
+    while timestamp in used:
+        timestamp -= 1
+    used.add(timestamp)
+    return timestamp
+
+
 def sign(key: Ed25519PrivateKey, body: bytes, *, request_id="req-1", user_id="user-1", timestamp=None) -> dict:
-    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    timestamp = str(fresh_timestamp(key) if timestamp is None else timestamp)
     message = signed_message(request_id=request_id, user_id=user_id, timestamp=timestamp, body=body)
     return {
         "X-Fal-Webhook-Request-Id": request_id,
