@@ -10,6 +10,19 @@ from credits.selectors import ledger_totals
 from credits.services import CreditRefused, grant_credits
 
 
+class RecordsOnly:
+    """Rows written by the credit services and never edited: staff may look, not touch."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class LedgerEntryInline(admin.TabularInline):
     model = LedgerEntry
     fields = ["created_at", "kind", "credits", "balance_after", "reserved_after", "task_id", "note", "created_by"]
@@ -71,7 +84,7 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(RecordsOnly, admin.ModelAdmin):
     list_display = ["created_at", "user", "kind", "credits", "balance_after", "reserved_after", "task_link", "note", "created_by"]
     list_filter = ["kind", "created_at"]
     search_fields = ["wallet__user__username", "task__id", "note"]
@@ -89,29 +102,10 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         url = reverse("admin:generation_task_change", args=[entry.task_id])
         return format_html('<a href="{}">{}</a>', url, str(entry.task_id)[:8])
 
-    # Append-only: entries are written by the credit services and never edited.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ProviderCost)
-class ProviderCostAdmin(admin.ModelAdmin):
+class ProviderCostAdmin(RecordsOnly, admin.ModelAdmin):
     list_display = ["recorded_at", "provider", "model_key", "seconds", "usd_per_second", "amount_usd", "task_id"]
     list_filter = ["provider", "model_key", "recorded_at"]
     search_fields = ["task__id", "model_key"]
     date_hierarchy = "recorded_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
