@@ -1,3 +1,5 @@
+from uuid import UUID
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -66,17 +68,25 @@ def gallery(request: HttpRequest) -> HttpResponse:
     return render(request, "history/gallery.html", context)
 
 
+def _uuids(text: str) -> list[UUID]:
+    """The valid ids in a comma-separated list; anything else is ignored."""
+    ids = []
+    for value in text.split(","):
+        try:
+            ids.append(UUID(value.strip()))
+        except ValueError:
+            continue
+    return ids
+
+
 @login_required
 @require_GET
 def card_updates(request: HttpRequest) -> HttpResponse:
     """The unfinished cards again, swapped in place, with the headers of their jobs;
     the answer drops the poller once every card it watched has finished, so an idle
     page stops asking."""
-    ids = [value for value in request.GET.get("ids", "").split(",") if value][:100]
-    try:
-        items = list(history_for(request.user).filter(pk__in=ids))
-    except Exception:  # malformed ids
-        items = []
+    ids = _uuids(request.GET.get("ids", ""))[:100]
+    items = list(history_for(request.user).filter(pk__in=ids))
     poll_ids = [str(item.pk) for item in items if not item.task.is_finished]
     jobs = {item.task.job_id: item.task.job for item in items}
     progress = progress_for_jobs(jobs)

@@ -119,8 +119,11 @@ def test_another_users_items_are_invisible(alice):
     assert HistoryItem.objects.filter(pk=bob_item.pk).exists()
 
 
-def test_updates_ignore_malformed_ids(alice):
-    assert alice.get(reverse("history:updates") + "?ids=zzz,../etc").status_code == 200
+def test_updates_skip_malformed_ids_and_still_refresh_the_valid_ones(alice, user):
+    running = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
+    response = alice.get(reverse("history:updates") + f"?ids=zzz,../etc,{running.pk},")
+    assert response.status_code == 200
+    assert f'id="card-{running.pk}"' in response.content.decode()
 
 
 def test_detail_shows_the_player_and_settings(alice, user):
