@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
@@ -47,8 +48,6 @@ def start_generation(
     fully recorded and will be worked on, or nothing is (CreditRefused says why when
     the credits or the daily limit do not allow it). `aspect_ratio` is shorthand for
     one ratio. Inputs are validated by `generation.forms.GenerationForm`."""
-    from generation import tasks  # the task module imports this one
-
     spec = get_model(model_key)
     if aspect_ratio and not aspect_ratios:
         aspect_ratios = [aspect_ratio]
@@ -67,8 +66,33 @@ def start_generation(
         "negative_prompt": negative_prompt,
         "seed": seed,
     }
+    # The upload goes to storage first (with object storage, a slow network write),
+    # never while the transaction below holds the user's wallet locked; a refusal
+    # or any failure below removes it again.
+    stored_image = _store_input_image(image) if image is not None and spec.takes_image else ""
+    try:
+        job, new_tasks = _record_job(
+            user=user, spec=spec, plan=plan, params=params, prompt=prompt, duration=duration,
+            negative_prompt=negative_prompt, stored_image=stored_image,
+        )
+    except BaseException:
+        if stored_image:
+            default_storage.delete(stored_image)
+        raise
+    logger.info("job %s started: %d task(s) on %s", job.pk, len(new_tasks), spec.endpoint)
+    return job
+
+
+def _store_input_image(image: UploadedFile) -> str:
+    name = Job._meta.get_field("input_image").generate_filename(None, image.name)
+    return default_storage.save(name, image)
+
+
+def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, stored_image) -> tuple[Job, list[Task]]:
+    from generation import tasks  # the task module imports this one
+
     with transaction.atomic():
-        job = Job.objects.create(user=user, model_key=spec.key, prompt=prompt, params=params)
+        job = Job.objects.create(user=user, model_key=spec.key, prompt=prompt, params=params, input_image=stored_image)
         new_tasks = Task.objects.bulk_create(
             Task(
                 job=job,
@@ -88,14 +112,10 @@ def start_generation(
             for variant in plan.variants
         )
         reserve_for_tasks(user=user, tasks=new_tasks)
-        # Only now, with the credits held, is the upload worth writing to storage.
-        if image is not None and spec.takes_image:
-            job.input_image.save(image.name, image, save=True)
         HistoryItem.objects.bulk_create(HistoryItem(user=user, task=task) for task in new_tasks)
         for task in new_tasks:
             tasks.submit_generation.enqueue(str(task.pk))
-    logger.info("job %s started: %d task(s) on %s", job.pk, len(new_tasks), spec.endpoint)
-    return job
+    return job, new_tasks
 
 
 def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str = "") -> bool:

@@ -1,6 +1,7 @@
 """The Generate page: validation against the chosen model, and what a valid press makes."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -9,7 +10,7 @@ from PIL import Image
 
 from generation.models import Job, Task, TaskStatus
 from history.models import HistoryItem
-from tests.factories import make_user
+from tests.factories import fund, make_user
 from tests.support import queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +96,17 @@ def test_an_image_to_video_request_keeps_the_image(user_client):
     job = Job.objects.get()
     assert job.input_image.name.startswith("inputs/") and job.input_image.size > 0
     assert "aspect_ratio" not in Task.objects.get().arguments
+
+
+def test_a_refused_image_to_video_job_leaves_no_stored_image(client, settings):
+    broke = make_user()
+    fund(broke, 0)
+    client.force_login(broke)
+    response = post(client, model="kling-2.1-i2v", image=png())
+    assert "Not enough credits" in " ".join(response.context["form"].non_field_errors())
+    assert Job.objects.count() == 0
+    inputs = Path(settings.MEDIA_ROOT) / "inputs"
+    assert not inputs.exists() or not any(p.is_file() for p in inputs.rglob("*"))
 
 
 @pytest.mark.parametrize(
