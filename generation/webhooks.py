@@ -55,9 +55,8 @@ def record_delivery(*, headers: Mapping[str, str], body: bytes, query: Mapping[s
 
 def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> Answer:
     """Judge and apply one stored delivery; records the outcome on it."""
-    answer, task = _judge(delivery, body=body, headers=headers, query=query)
+    answer, task, payload = _judge(delivery, body=body, headers=headers, query=query)
     if answer is None:
-        payload = json.loads(body)
         changed = apply_provider_outcome(
             task=task,
             request_id=str(payload.get("request_id") or delivery.request_id),
@@ -65,10 +64,11 @@ def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping
             payload=payload.get("payload"),
             error=payload.get("error") or payload.get("payload_error"),
         )
+        now = Task.objects.values_list("status", flat=True).get(pk=task.pk)
         if changed:
-            answer = Answer(200, WebhookOutcome.APPLIED, f"task is now {Task.objects.get(pk=task.pk).status}")
+            answer = Answer(200, WebhookOutcome.APPLIED, f"task is now {now}")
         else:
-            answer = Answer(200, WebhookOutcome.DUPLICATE, f"task already {Task.objects.get(pk=task.pk).status}")
+            answer = Answer(200, WebhookOutcome.DUPLICATE, f"task already {now}")
     delivery.task = task
     delivery.outcome = answer.outcome
     delivery.http_status = answer.status
@@ -82,13 +82,14 @@ def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping
 
 def _judge(
     delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
-) -> tuple[Answer | None, Task | None]:
+) -> tuple[Answer | None, Task | None, dict]:
+    """Check a delivery in order; (None, task, payload) when it may be applied."""
     if len(body) > settings.FAL_WEBHOOK_MAX_BYTES:
-        return Answer(413, WebhookOutcome.TOO_LARGE, f"{len(body)} bytes"), None
+        return Answer(413, WebhookOutcome.TOO_LARGE, f"{len(body)} bytes"), None, {}
     try:
         signed_request_id = verify_fal_signature(headers, body)
     except SignatureError as exc:
-        return Answer(401, WebhookOutcome.BAD_SIGNATURE, str(exc)), None
+        return Answer(401, WebhookOutcome.BAD_SIGNATURE, str(exc)), None, {}
     earlier = (
         WebhookDelivery.objects.filter(signature=delivery.signature, outcome__in=_ACCEPTED)
         .exclude(pk=delivery.pk)
@@ -96,20 +97,20 @@ def _judge(
         .first()
     )
     if earlier is not None:
-        return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None
+        return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None, {}
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Answer(400, WebhookOutcome.MALFORMED, f"not JSON: {exc}"), None
+        return Answer(400, WebhookOutcome.MALFORMED, f"not JSON: {exc}"), None, {}
     if not isinstance(payload, dict) or payload.get("status") not in ("OK", "ERROR"):
-        return Answer(400, WebhookOutcome.MALFORMED, "expected an object with status OK or ERROR"), None
+        return Answer(400, WebhookOutcome.MALFORMED, "expected an object with status OK or ERROR"), None, {}
     if payload.get("request_id") and payload["request_id"] != signed_request_id:
-        return Answer(400, WebhookOutcome.MALFORMED, "request_id in body differs from the signed one"), None
+        return Answer(400, WebhookOutcome.MALFORMED, "request_id in body differs from the signed one"), None, {}
 
     try:
         task = Task.objects.get(pk=query.get("task", ""))
     except (Task.DoesNotExist, ValidationError, ValueError):
-        return Answer(404, WebhookOutcome.UNKNOWN_TASK, f"no task {query.get('task', '')!r}"), None
+        return Answer(404, WebhookOutcome.UNKNOWN_TASK, f"no task {query.get('task', '')!r}"), None, {}
     if not secrets.compare_digest(str(query.get("token", "")), task.webhook_token):
-        return Answer(403, WebhookOutcome.BAD_TOKEN, "token does not match the task"), task
-    return None, task
+        return Answer(403, WebhookOutcome.BAD_TOKEN, "token does not match the task"), task, {}
+    return None, task, payload
