@@ -6,10 +6,13 @@ import re
 import requests
 
 
+def csrf_token(page: requests.Response) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
 def login(stack) -> requests.Session:
     session = requests.Session()
-    page = session.get(f"{stack.url}/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(session.get(f"{stack.url}/accounts/login/"))
     answer = session.post(
         f"{stack.url}/accounts/login/",
         data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": token, "next": "/history/"},
@@ -20,8 +23,7 @@ def login(stack) -> requests.Session:
 
 
 def generate(stack, session, prompt: str) -> requests.Response:
-    page = session.get(f"{stack.url}/generate/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(session.get(f"{stack.url}/generate/"))
     return session.post(
         f"{stack.url}/generate/",
         data={"prompt": prompt, "model": "kling-2.1-t2v", "duration": "5", "aspect_ratios": "16:9", "csrfmiddlewaretoken": token},
@@ -37,8 +39,7 @@ def card_statuses(stack, session) -> dict[str, str]:
 
 def press(stack, session, action: str) -> requests.Response:
     """Press a card's button (a POST form such as /history/<id>/cancel/) as the gallery does."""
-    page = session.get(f"{stack.url}/history/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(session.get(f"{stack.url}/history/"))
     return session.post(
         f"{stack.url}{action}", data={"csrfmiddlewaretoken": token}, headers={"Referer": f"{stack.url}/history/"}
     )
