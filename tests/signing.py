@@ -49,9 +49,11 @@ def fresh_timestamp(key: Ed25519PrivateKey) -> int:
     """Now, or a second or so earlier: never the same twice for one key. fal signs each
     delivery afresh, and two identical signatures would (rightly) be taken for a replay."""
     used = _used_timestamps.setdefault(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), set())
-    timestamp = int(time.time())
+    now = timestamp = int(time.time())
     while timestamp in used:
         timestamp -= 1
+    # Walking back this far would leave fal's five-minute window: use another key.
+    assert now - timestamp < 60, "too many deliveries signed with one key in one minute"
     used.add(timestamp)
     return timestamp
 
