@@ -4,12 +4,12 @@ against the local fal sandbox, with no keys."""
 
 from pathlib import Path
 
-import environ
+from videoplanet.environment import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = Env()
+Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-key-change-me-in-production")
@@ -68,7 +68,7 @@ TEMPLATES = [
 ]
 
 # An empty DATABASE_URL means the default too (a blank line in .env, or `DATABASE_URL= make run`).
-DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env.database_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web threads, workers and the reconciler all write to one file: wait for the
     # lock instead of failing, and take it at BEGIN so a read never upgrades into a
@@ -174,7 +174,7 @@ GALLERY_REFRESH_SECONDS = env.int("GALLERY_REFRESH_SECONDS", default=3)
 # Given to every user with their wallet, which is made on their first request.
 CREDITS_WELCOME_GRANT = env.int("CREDITS_WELCOME_GRANT", default=10)
 # Videos a user may start per day (midnight to midnight in TIME_ZONE), by tier.
-DAILY_VIDEO_LIMITS = env.dict("DAILY_VIDEO_LIMITS", cast={"value": int}, default={"free": 20, "pro": 200})
+DAILY_VIDEO_LIMITS = env.counts_by_name("DAILY_VIDEO_LIMITS", names={"free", "pro"}, default={"free": 20, "pro": 200})
 
 # --- JSON API ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -190,9 +190,9 @@ REST_FRAMEWORK = {
 }
 # Throttles count in the cache (CACHE_URL): use a shared one when running several web
 # processes, or each process counts on its own. Job creation and retries, per user:
-API_JOB_CREATE_RATE = env.str("API_JOB_CREATE_RATE", default="30/minute")
+API_JOB_CREATE_RATE = env.rate("API_JOB_CREATE_RATE", default="30/minute")
 # Token requests with a password, per client address:
-API_TOKEN_RATE = env.str("API_TOKEN_RATE", default="10/minute")
+API_TOKEN_RATE = env.rate("API_TOKEN_RATE", default="10/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "VideoPlanet API",
     "DESCRIPTION": (
