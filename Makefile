@@ -2,7 +2,7 @@
 # `make install` (scripts/bootstrap.sh) creates and keeps up to date.
 PY := .venv/bin/python
 
-.PHONY: help install run test migrate worker clean
+.PHONY: help install run test migrate worker chaos clean
 
 help: ## list the targets
 	@echo "VideoPlanet make targets:"
@@ -19,13 +19,16 @@ migrate: install ## apply database migrations
 run: migrate ## run the app: web, task workers, reconciler, local fal sandbox
 	@$(PY) manage.py collectstatic --noinput -v 0
 	@$(PY) manage.py ensure_demo_account
-	@$(PY) scripts/serve.py
+	@$(PY) -m devtools.serve
 
 test: install ## run the tests (PostgreSQL if on 127.0.0.1:5432, else SQLite); ARGS="-k foo"
 	@bash scripts/test.sh $(ARGS)
 
+chaos: migrate ## a chaos run: faults, killed workers, then an audit; ARGS="--jobs 200"
+	@$(PY) -m devtools chaos $(ARGS)
+
 worker: migrate ## run a single task worker in the foreground
-	@$(PY) manage.py db_worker --interval 0.5
+	@$(PY) -m devtools.processes worker
 
 clean: ## delete .venv, the SQLite database, media/ and var/
 	rm -rf .venv db.sqlite3 db.sqlite3-journal db.sqlite3-wal db.sqlite3-shm media var

@@ -32,8 +32,8 @@ django.setup()
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from tests.signing import JwksServer, jwk_for, sign  # noqa: E402
-from videoplanet.localstack import LocalStack, fresh_database  # noqa: E402
+from devtools.signing import JwksServer, jwk_for, sign  # noqa: E402
+from devtools.localstack import LocalStack, fresh_database  # noqa: E402
 
 MAKE_TASKS = """
 import json

@@ -5,9 +5,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from falsandbox.testing import run_sandbox
+from devtools.sandbox import run_sandbox
 from generation.fal import _make_client
-from tests.signing import JwksServer, jwk_for
+from devtools.signing import JwksServer, jwk_for
 
 
 @pytest.fixture(autouse=True)

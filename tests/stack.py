@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from videoplanet.localstack import LocalStack, fresh_database
+from devtools.localstack import LocalStack, fresh_database
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from falsandbox.testing import run_sandbox
+from devtools.sandbox import run_sandbox
 from tests.stack import running_stack
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""A small chaos round, run the way an operator runs it: `manage.py chaos` in its own
+"""A small chaos round, run the way an operator runs it: `python -m devtools chaos` in its own
 process against a fresh database, with random faults and a worker killed mid-run."""
 
 import os
@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from videoplanet.localstack import ROOT, fresh_database
+from devtools.localstack import fresh_database
+from devtools.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +19,7 @@ def test_a_small_chaos_round_loses_nothing_and_pays_nothing_twice(tmp_path):
         env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
         run = subprocess.run(
-            [sys.executable, "manage.py", "chaos", "--jobs", "12", "--seed", "7", "--kill-every", "4", "--timeout", "240"],
+            [sys.executable, "-m", "devtools", "chaos", "--jobs", "12", "--seed", "7", "--kill-every", "4", "--timeout", "240"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
         )
     output = run.stdout + run.stderr

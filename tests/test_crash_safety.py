@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from falsandbox.testing import run_sandbox
+from devtools.sandbox import run_sandbox
 from tests.browser import card_statuses, generate, login
 from tests.stack import running_stack
 

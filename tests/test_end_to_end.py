@@ -9,7 +9,7 @@ import time
 import av
 import pytest
 
-from falsandbox.testing import run_sandbox
+from devtools.sandbox import run_sandbox
 from tests.browser import card_statuses, generate, login, press
 from tests.stack import running_stack
 

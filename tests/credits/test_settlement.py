@@ -15,7 +15,7 @@ from generation.services import start_generation
 from generation.submission import submit_task
 from generation.transitions import transition_task
 from tests.factories import fund, make_user
-from tests.signing import sign
+from devtools.signing import sign
 from tests.support import queued_tasks, run_queued_tasks
 
 pytestmark = pytest.mark.django_db

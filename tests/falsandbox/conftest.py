@@ -5,7 +5,7 @@ from typing import Iterator
 import fal_client.client
 import pytest
 
-from falsandbox.testing import SandboxProcess, run_sandbox
+from devtools.sandbox import SandboxProcess, run_sandbox
 
 from .support import SandboxFalClient, WebhookReceiver, start_receiver
 

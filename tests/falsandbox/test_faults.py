@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fal_client.client import Completed, FalClientHTTPError
 
-from falsandbox.testing import SandboxProcess, run_sandbox
+from devtools.sandbox import SandboxProcess, run_sandbox
 
 from .support import TEXT_TO_VIDEO, SandboxFalClient, WebhookReceiver, verify_webhook, wait_completed, wait_until
 

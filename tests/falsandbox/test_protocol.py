@@ -17,7 +17,7 @@ import pytest
 from fal_client.client import Completed, FalClientHTTPError, InProgress, Queued, Status
 from PIL import Image
 
-from falsandbox.testing import SandboxProcess, run_sandbox
+from devtools.sandbox import SandboxProcess, run_sandbox
 
 from .support import (
     TEXT_TO_VIDEO,

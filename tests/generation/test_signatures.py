@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from generation.signatures import SignatureError, signed_message, verify_fal_signature
-from tests.signing import jwk_for, sign
+from devtools.signing import jwk_for, sign
 
 
 BODY = b'{"request_id": "req-1", "status": "OK", "payload": {}}'

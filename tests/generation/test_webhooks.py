@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from generation.models import Task, TaskStatus, WebhookDelivery, WebhookOutcome
 from tests.factories import make_task
-from tests.signing import sign
+from devtools.signing import sign
 from tests.support import queued_tasks
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Run the sandbox as a subprocess from tests: ``with run_sandbox(seconds=1) as sandbox: ...``."""
+"""Run the local fal sandbox as a subprocess: ``with run_sandbox(seconds=1) as sandbox: ...``
+(tests, the chaos run, benchmarks)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import json
 import os
 import queue
 import subprocess
-import sys
 import tempfile
 import threading
 import urllib.request
 from collections import deque
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any, Iterator, Optional, Sequence
 
-STARTUP_TIMEOUT = 20.0
+from devtools import processes
+from devtools.processes import ROOT
+
 STOP_TIMEOUT = 5.0
 _BANNER = "falsandbox listening on "
 # The child must not pick these up from the developer's shell: tests pass everything explicitly.
@@ -85,33 +86,36 @@ def run_sandbox(
     key_file: Optional[os.PathLike[str] | str] = None,
     extra_args: Sequence[str] = (),
 ) -> Iterator[SandboxProcess]:
-    package_parent = str(Path(__file__).resolve().parent.parent)
     env = {key: value for key, value in os.environ.items() if key not in _ENV_SETTINGS}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
-    command = [sys.executable, "-m", "falsandbox", "--host", "127.0.0.1", "--port", "0",
-               "--seconds", str(seconds), "--faults", faults]
-    if key_file is not None:
-        command += ["--key-file", str(key_file)]
-    command += list(extra_args)
+    # Port 0: the sandbox binds a free port itself and names it in its first line, so two
+    # runs on one machine never race for a port.
+    spec = processes.sandbox(port=0, seconds=seconds, faults=faults, key_file=key_file, extra=tuple(extra_args))
 
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, bufsize=1)
+        process = subprocess.Popen(spec.argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, bufsize=1)
+
+        def describe() -> str:
+            stderr.seek(0)
+            return f"exit code {process.poll()}:\n{stderr.read()[-5000:]}"
+
         try:
             assert process.stdout is not None
             lines: queue.Queue[Optional[str]] = queue.Queue()
             keep: deque[str] = deque(maxlen=2000)
             threading.Thread(target=_pump, args=(process.stdout, lines, keep), daemon=True).start()
             try:
-                first = lines.get(timeout=STARTUP_TIMEOUT)
+                first = lines.get(timeout=processes.START_DEADLINE_SECONDS)
             except queue.Empty:
                 first = None
             if not first or not first.startswith(_BANNER):
-                _stop(process)
-                stderr.seek(0)
-                raise RuntimeError(
-                    f"falsandbox did not start (first line {first!r}, exit code {process.poll()}):\n{stderr.read()}"
-                )
-            yield SandboxProcess(process, first[len(_BANNER):].strip(), keep)
+                raise processes.NotReady(f"falsandbox did not start (first line {first!r}), {describe()}")
+            sandbox = SandboxProcess(process, first[len(_BANNER):].strip(), keep)
+            processes.wait_until_answering(
+                f"{sandbox.url}/health", alive=lambda: process.poll() is None,
+                ok=lambda response: response.status_code == 200, describe=describe,
+            )
+            yield sandbox
         finally:
             _stop(process)

@@ -1,7 +1,10 @@
 """Run VideoPlanet locally: web server, task workers, reconciler and (without a
 FAL_KEY) the local fal sandbox, as one supervised group.
 
-Usage: .venv/bin/python scripts/serve.py [--dry-run]    (normally via `make run`)
+Usage: .venv/bin/python -m devtools.serve [--dry-run]    (normally via `make run`)
+
+The processes themselves are described in devtools.processes, shared with the tests;
+this module adds what a person at the console needs: a banner, prefixed output, Ctrl-C.
 
 Environment: PORT (8000), HOST (127.0.0.1), SANDBOX_PORT (8001), WORKERS (2),
 FAL_KEY, DATABASE_URL, PUBLIC_BASE_URL. Values in .env are honoured like the
@@ -12,7 +15,6 @@ Ctrl-C / SIGTERM stops everything (SIGTERM, then SIGKILL after 5 s); if any
 child exits on its own, everything is stopped and the exit status is 1.
 """
 
-import http.client
 import os
 import signal
 import socket
@@ -21,13 +23,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import processes
+from devtools.processes import ROOT, ProcessSpec
+
 STOP_GRACE = 5.0
-SANDBOX_WAIT = 30.0
-WEB_WAIT = 60.0
 
 
 @dataclass
@@ -39,12 +40,6 @@ class Config:
     use_sandbox: bool
     database_url: str
     env: dict  # environment for the children
-
-
-@dataclass
-class Proc:
-    name: str
-    cmd: list
 
 
 def read_dotenv(path):
@@ -87,16 +82,10 @@ def build_plan(cfg, python=sys.executable):
     """(sandbox or None, [web, workers..., reconcile])"""
     sandbox = None
     if cfg.use_sandbox:
-        sandbox = Proc("sandbox", [
-            python, "-m", "falsandbox", "--host", "127.0.0.1", "--port", str(cfg.sandbox_port),
-            "--key-file", "var/sandbox-key.pem"])
-    rest = [Proc("web", [
-        python, "-m", "gunicorn", "videoplanet.wsgi:application",
-        "--bind", f"{cfg.host}:{cfg.port}", "--workers", "2", "--threads", "4",
-        "--access-logfile", "-", "--graceful-timeout", "3", "--no-control-socket"])]
-    for i in range(1, cfg.workers + 1):
-        rest.append(Proc(f"worker{i}", [python, "manage.py", "db_worker", "--interval", "0.5"]))
-    rest.append(Proc("reconcile", [python, "manage.py", "reconcile", "--every", "1"]))
+        sandbox = processes.sandbox(port=cfg.sandbox_port, key_file="var/sandbox-key.pem", python=python)
+    rest = [processes.web(bind=f"{cfg.host}:{cfg.port}", access_log=True, python=python)]
+    rest += [processes.worker(f"worker{i}", python=python) for i in range(1, cfg.workers + 1)]
+    rest.append(processes.reconciler(python=python))
     return sandbox, rest
 
 
@@ -108,20 +97,6 @@ def port_in_use(host, port):
         except OSError:
             return True
     return False
-
-
-def http_status(host, port, path, timeout=2.0):
-    """HTTP status of GET path, or None if nothing answers."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()  # drain it, so closing doesn't reset the connection
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
 
 
 def describe_database(url):
@@ -156,9 +131,9 @@ class Supervisor:
             self.stop_requested = True
             self.say(f"got {signal.Signals(signum).name}, stopping (again to kill now)")
 
-    def start(self, proc):
+    def start(self, proc: ProcessSpec):
         popen = subprocess.Popen(
-            proc.cmd, cwd=ROOT, env=self.env, process_group=0,
+            proc.argv, cwd=ROOT, env=self.env, process_group=0,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         reader = threading.Thread(target=self._pump, args=(proc.name, popen.stdout), daemon=True)
         reader.start()
@@ -174,19 +149,20 @@ class Supervisor:
                 return proc, popen.returncode
         return None
 
-    def wait_for(self, check, timeout, interval=0.25):
-        """Poll check() until true. Returns 'ok', 'stop', 'died' or 'timeout'."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.stop_requested:
-                return "stop"
-            if self.dead_child():
-                return "died"
-            if check():
-                return "ok"
-            if time.monotonic() >= deadline:
-                return "timeout"
+    def wait_until_answering(self, url, **options):
+        """Wait for url to answer. Returns 'ok', 'stop', 'died' or 'timeout'."""
+        try:
+            processes.wait_until_answering(
+                url, alive=lambda: not (self.stop_requested or self.dead_child()), **options)
+            return "ok"
+        except processes.NotReady:
+            return "stop" if self.stop_requested else "died" if self.dead_child() else "timeout"
+
+    def supervise(self, interval=0.5):
+        """Until Ctrl-C or a child exits on its own. Returns 'stop' or 'died'."""
+        while not self.stop_requested and not self.dead_child():
             time.sleep(interval)
+        return "stop" if self.stop_requested else "died"
 
     def report_death(self):
         proc, code = self.dead_child()
@@ -266,19 +242,18 @@ def run(cfg, sandbox, rest):
     try:
         if sandbox:
             sup.start(sandbox)
-            result = sup.wait_for(
-                lambda: http_status("127.0.0.1", cfg.sandbox_port, "/health") == 200, SANDBOX_WAIT)
+            result = sup.wait_until_answering(
+                f"http://127.0.0.1:{cfg.sandbox_port}/health", ok=lambda response: response.status_code == 200)
             if result != "ok":
                 return finish(sup, result, "the sandbox did not answer GET /health in time")
             sup.say(f"sandbox is up on http://127.0.0.1:{cfg.sandbox_port}")
         for proc in rest:
             sup.start(proc)
-        result = sup.wait_for(lambda: http_status(web_host, cfg.port, "/") is not None, WEB_WAIT)
+        result = sup.wait_until_answering(f"http://{web_host}:{cfg.port}/")
         if result != "ok":
             return finish(sup, result, f"the web server did not answer on port {cfg.port} in time")
         banner(cfg, sup)
-        result = sup.wait_for(lambda: False, float("inf"), interval=0.5)
-        status = finish(sup, result, "")
+        status = finish(sup, sup.supervise(), "")
     finally:
         sup.stop_all()
         sup.say("all stopped")
@@ -304,7 +279,7 @@ def main(argv):
             if key in cfg.env and cfg.env.get(key) != os.environ.get(key):
                 print(f"export {key}={cfg.env[key]}")
         for proc in ([sandbox] if sandbox else []) + rest:
-            print(f"{proc.name}: {' '.join(proc.cmd)}")
+            print(f"{proc.name}: {' '.join(proc.argv)}")
         return 0
     return run(cfg, sandbox, rest)
 

@@ -1,29 +1,22 @@
 """The product as separate local processes: web server (gunicorn), background
-workers and the reconciler, all sharing one database through DATABASE_URL. Used by
-the chaos run and the end-to-end tests; `make run` has its own friendlier supervisor."""
+workers and the reconciler, all sharing one database through DATABASE_URL, with their
+output in log files. Used by the end-to-end tests, the chaos run and the benchmarks;
+`make run` shows the same processes on the console (devtools.serve)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from devtools import processes
+from devtools.processes import ROOT, ProcessSpec, free_port
 
 
 @contextmanager
@@ -76,33 +69,25 @@ class LocalStack:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def start(self, name: str, *command: str) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "ab")
-        process = subprocess.Popen(
-            [sys.executable, *command], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.processes[name] = process
+    def start(self, spec: ProcessSpec) -> subprocess.Popen:
+        with open(self.logs / f"{spec.name}.log", "ab") as log:
+            process = subprocess.Popen(
+                spec.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.processes[spec.name] = process
         return process
 
     def start_web(self) -> None:
-        self.start(
-            "web", "-m", "gunicorn", "videoplanet.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", "2", "--threads", "4", "--graceful-timeout", "2",
+        web = self.start(processes.web(bind=f"127.0.0.1:{self.port}"))
+        processes.wait_until_answering(
+            f"{self.url}/accounts/login/", alive=lambda: web.poll() is None, describe=lambda: self.log("web")
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/accounts/login/", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError(f"web server did not start:\n{self.log('web')}")
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
-        return self.start(name, "manage.py", "db_worker", "--interval", "0.2", "--worker-id", name)
+        return self.start(processes.worker(name, interval=0.2))
 
     def start_reconciler(self, every: float = 1.0) -> subprocess.Popen:
-        return self.start("reconcile", "manage.py", "reconcile", "--every", str(every))
+        return self.start(processes.reconciler(every=every))
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
