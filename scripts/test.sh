@@ -3,6 +3,8 @@
 # 127.0.0.1:5432 (pytest-django creates and drops test_videoplanet), else SQLite.
 # DATABASE_URL, if set, is used as is. REQUIRE_POSTGRES=1 fails without PostgreSQL.
 # Extra arguments go to pytest:  scripts/test.sh -k webhook -x
+# Coverage (of the test process and every process it starts) is measured and reported
+# at the end; NO_COVERAGE=1 skips it, for a quick run of one file.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
@@ -31,7 +33,16 @@ if [[ "${REQUIRE_POSTGRES:-0}" == 1 && "$is_pg" != 1 ]]; then
 fi
 
 echo "$label"
-"$PY" -m pytest "$@"
-status=$?
+if [[ "${NO_COVERAGE:-0}" == 1 ]]; then
+    "$PY" -m pytest "$@"
+    status=$?
+else
+    rm -f .coverage .coverage.*
+    "$PY" -m coverage run -m pytest "$@"
+    status=$?
+    "$PY" -m coverage combine -q >/dev/null 2>&1
+    echo "Coverage of the code the tests ran (test process and the processes it started):"
+    "$PY" -m coverage report 2>&1
+fi
 echo "$label"
 exit $status
