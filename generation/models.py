@@ -8,48 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generation.catalog import MODELS, get_model
-
-
-class TaskStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUBMITTING = "submitting", "Submitting"
-    QUEUED = "queued", "Queued"
-    IN_PROGRESS = "in_progress", "In progress"
-    DOWNLOADING = "downloading", "Downloading"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
-# At the provider, or possibly so: these may cost money and must not be resubmitted.
-AT_PROVIDER = frozenset({TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
-
-# The whole state machine. A key's set lists where a task may go from it; finished
-# states go nowhere. A webhook may overtake the submit call that caused it (the
-# provider can finish before our worker stores the request id), hence the moves
-# from SUBMITTING straight to later states.
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    TaskStatus.PENDING: frozenset({TaskStatus.SUBMITTING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
-    TaskStatus.SUBMITTING: frozenset(
-        {
-            TaskStatus.PENDING,
-            TaskStatus.QUEUED,
-            TaskStatus.IN_PROGRESS,
-            TaskStatus.DOWNLOADING,
-            TaskStatus.FAILED,
-            TaskStatus.CANCELLED,
-        }
-    ),
-    TaskStatus.QUEUED: frozenset(
-        {TaskStatus.IN_PROGRESS, TaskStatus.DOWNLOADING, TaskStatus.FAILED, TaskStatus.CANCELLED}
-    ),
-    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.DOWNLOADING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
-    TaskStatus.DOWNLOADING: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
-    TaskStatus.COMPLETED: frozenset(),
-    TaskStatus.FAILED: frozenset(),
-    TaskStatus.CANCELLED: frozenset(),
-}
+# The state machine lives with the function that moves a task; its names are also
+# importable from here, where the field that holds them is.
+from generation.transitions import ALLOWED_TRANSITIONS, AT_PROVIDER, FINISHED, RETRYABLE, TaskStatus, can_move  # noqa: F401
 
 
 class ErrorKind(models.TextChoices):
@@ -171,10 +132,20 @@ class Task(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and not hasattr(self, "retried_by")
+        return self.status in RETRYABLE and not hasattr(self, "retried_by")
 
     def can_move_to(self, status: str) -> bool:
-        return status in ALLOWED_TRANSITIONS[self.status]
+        return can_move(self.status, status)
+
+    def may_download_again(self) -> bool:
+        """Whether a retry should fetch this attempt's finished video again rather than
+        generate a new one: the provider made it and only bringing it home failed, and
+        no earlier attempt tried that same link already."""
+        return (
+            self.error_kind == ErrorKind.DOWNLOAD
+            and bool(self.result_url)
+            and not Task.objects.filter(pk=self.retried_from_id, result_url=self.result_url).exists()
+        )
 
     @property
     def style_label(self) -> str:

@@ -19,7 +19,7 @@ from generation import fal
 from generation.fal import ProviderError
 from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus
 from generation.services import apply_provider_outcome, fail_task
-from generation.transitions import TransitionRefused, transition_task, update_progress
+from generation.transitions import TransitionRefused, transition_task, try_transition_task, update_progress
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,7 @@ def refresh_task(*, task_id: UUID | str) -> None:
     if report.state == "queued":
         update_progress(task.pk, queue_position=report.queue_position, last_log=last_log)
     elif report.state == "in_progress":
-        try:
-            transition_task(task.pk, TaskStatus.IN_PROGRESS, only_from=[TaskStatus.QUEUED], queue_position=None)
-        except TransitionRefused:
-            pass
+        try_transition_task(task.pk, TaskStatus.IN_PROGRESS, only_from=[TaskStatus.QUEUED], queue_position=None)
         update_progress(task.pk, progress=_percent_from(last_log or ""), last_log=last_log)
     elif report.error:
         apply_provider_outcome(task=task, request_id=task.request_id, status="ERROR", payload=None, error=report.error)

@@ -22,7 +22,7 @@ from generation.catalog import get_model
 from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
 from generation.styles import compose_prompt
-from generation.transitions import TransitionRefused, transition_task
+from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
 from history.models import HistoryItem
 
 logger = logging.getLogger(__name__)
@@ -120,11 +120,9 @@ def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, 
 
 def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str = "") -> bool:
     """Finish a task as failed, unless it has already finished. Returns whether it moved."""
-    try:
-        transition_task(task_id, TaskStatus.FAILED, error_kind=kind, error_message=message[:500], error_detail=detail)
-    except TransitionRefused:
-        return False
-    return True
+    return try_transition_task(
+        task_id, TaskStatus.FAILED, error_kind=kind, error_message=message[:500], error_detail=detail
+    )
 
 
 def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bool:
@@ -132,23 +130,21 @@ def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bo
     Returns False (and changes nothing) when the task is past that point already."""
     from generation import tasks
 
-    try:
-        with transaction.atomic():
-            task = transition_task(
-                task_id,
-                TaskStatus.DOWNLOADING,
-                only_from=[TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS],
-                result_url=video_url,
-                request_id=lambda t: t.request_id or request_id,
-                queue_position=None,
-                lease_until=None,
-                error_kind="",
-                error_message="",
-            )
-            tasks.download_generation.enqueue(str(task.pk))
-    except TransitionRefused:
-        return False
-    return True
+    with transaction.atomic():
+        moved = try_transition_task(
+            task_id,
+            TaskStatus.DOWNLOADING,
+            only_from=[TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS],
+            result_url=video_url,
+            request_id=lambda t: t.request_id or request_id,
+            queue_position=None,
+            lease_until=None,
+            error_kind="",
+            error_message="",
+        )
+        if moved:
+            tasks.download_generation.enqueue(str(task_id))
+    return moved
 
 
 def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload, error: str | None) -> bool:
@@ -175,47 +171,22 @@ def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload,
 
 
 def retry_task(*, task: Task) -> Task:
-    """Start a new attempt of a failed or cancelled task. The old attempt stays on
-    record (`retried_from`); the gallery card moves to the new one. A video that was
-    made but could not be downloaded is downloaded again, not generated again. The new attempt
-    holds credits of its own (the old one's came back when it finished), so a retry
-    may be refused with CreditRefused like a new job."""
+    """Start a new attempt of a failed or cancelled task (see
+    `generation.transitions.new_attempt`: the old attempt stays on record, and a video
+    that was made but could not be downloaded is downloaded again, not generated
+    again). The gallery card moves to the new attempt. The new attempt holds credits of
+    its own (the old one's came back when it finished), so a retry may be refused with
+    CreditRefused like a new job."""
     from generation import tasks
 
     with transaction.atomic():
-        old = Task.objects.select_for_update().select_related("job").get(pk=task.pk)
-        if not old.can_retry:
-            raise TransitionRefused(old, TaskStatus.PENDING)
-        # The provider already made this video and only bringing it home failed: fetch
-        # the same result again rather than pay for a new one. Once only; if that
-        # fails too, the next retry generates afresh (the link may have expired).
-        redownload = (
-            old.error_kind == ErrorKind.DOWNLOAD
-            and bool(old.result_url)
-            and not Task.objects.filter(pk=old.retried_from_id, result_url=old.result_url).exists()
-        )
-        resume = (
-            {"status": TaskStatus.DOWNLOADING, "request_id": old.request_id, "result_url": old.result_url,
-             "submitted_at": old.submitted_at}
-            if redownload
-            else {}
-        )
-        new = Task.objects.create(
-            job=old.job,
-            retried_from=old,
-            endpoint=old.endpoint,
-            arguments=old.arguments,
-            variant_index=old.variant_index,
-            style=old.style,
-            aspect_ratio=old.aspect_ratio,
-            seed=old.seed,
-            **resume,
-        )
-        reserve_for_tasks(user=old.job.user, tasks=[new])
-        HistoryItem.objects.filter(task=old).update(task=new)
+        new = new_attempt(task.pk)
+        reserve_for_tasks(user=task.job.user, tasks=[new])
+        HistoryItem.objects.filter(task_id=task.pk).update(task=new)
+        redownload = new.status == TaskStatus.DOWNLOADING
         step = tasks.download_generation if redownload else tasks.submit_generation
         step.enqueue(str(new.pk))
-    logger.info("task %s retried as %s (%s)", old.pk, new.pk, "download again" if redownload else "generate again")
+    logger.info("task %s retried as %s (%s)", task.pk, new.pk, "download again" if redownload else "generate again")
     return new
 
 

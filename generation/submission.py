@@ -22,7 +22,7 @@ from django.utils import timezone
 from generation import fal
 from generation.fal import ProviderError
 from generation.models import Task, TaskStatus
-from generation.transitions import TransitionRefused, transition_task
+from generation.transitions import TransitionRefused, transition_task, try_transition_task
 
 logger = logging.getLogger(__name__)
 
@@ -108,25 +108,23 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
         )
         return
     fields = {"error_kind": error.kind, "error_message": error.message, "error_detail": error.detail}
-    try:
-        if error.retryable and task.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS:
-            run_after = timezone.now() + retry_delay(task.submit_attempts)
-            with transaction.atomic():
-                transition_task(
-                    task.pk,
-                    TaskStatus.PENDING,
-                    only_from=[TaskStatus.SUBMITTING],
-                    next_attempt_at=run_after,
-                    lease_until=None,
-                    **fields,
-                )
+    # A refused move below means the task was cancelled or claimed by a webhook meanwhile.
+    if error.retryable and task.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS:
+        run_after = timezone.now() + retry_delay(task.submit_attempts)
+        with transaction.atomic():
+            if try_transition_task(
+                task.pk,
+                TaskStatus.PENDING,
+                only_from=[TaskStatus.SUBMITTING],
+                next_attempt_at=run_after,
+                lease_until=None,
+                **fields,
+            ):
                 tasks.submit_generation.using(run_after=run_after).enqueue(str(task.pk))
-        else:
-            if error.retryable:
-                fields["error_message"] = f"{error.message.split(';')[0]}. Gave up after {task.submit_attempts} attempts."
-            transition_task(task.pk, TaskStatus.FAILED, only_from=[TaskStatus.SUBMITTING], **fields)
-    except TransitionRefused:
-        pass  # cancelled or claimed by a webhook meanwhile
+        return
+    if error.retryable:
+        fields["error_message"] = f"{error.message.split(';')[0]}. Gave up after {task.submit_attempts} attempts."
+    try_transition_task(task.pk, TaskStatus.FAILED, only_from=[TaskStatus.SUBMITTING], **fields)
 
 
 def cancel_at_provider(*, task_id: UUID | str, attempt: int = 1) -> None:

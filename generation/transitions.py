@@ -1,13 +1,79 @@
-"""The one way a task's status changes."""
+"""The state machine of a task: its statuses, which are final, the allowed moves, the
+one function that moves a task (`transition_task`) and the one that makes a new
+attempt of it (`new_attempt`). Nothing else writes `Task.status`.
+
+`generation.models` takes its statuses from here, so this module looks the Task model
+up through the app registry instead of importing it.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from django.db import transaction
+from django.apps import apps
+from django.db import models, transaction
 from django.utils import timezone
 
-from credits.services import settle_task
-from generation.models import FINISHED, Task, TaskStatus
+if TYPE_CHECKING:
+    from generation.models import Task
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUBMITTING = "submitting", "Submitting"
+    QUEUED = "queued", "Queued"
+    IN_PROGRESS = "in_progress", "In progress"
+    DOWNLOADING = "downloading", "Downloading"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+# At the provider, or possibly so: these may cost money and must not be resubmitted.
+AT_PROVIDER = frozenset({TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
+# What may be retried: a new attempt is made of it (see `new_attempt`).
+RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+# The whole state machine. A key's set lists where a task may go from it; finished
+# states go nowhere. A webhook may overtake the submit call that caused it (the
+# provider can finish before our worker stores the request id), hence the moves
+# from SUBMITTING straight to later states.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    TaskStatus.PENDING: frozenset({TaskStatus.SUBMITTING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
+    TaskStatus.SUBMITTING: frozenset(
+        {
+            TaskStatus.PENDING,
+            TaskStatus.QUEUED,
+            TaskStatus.IN_PROGRESS,
+            TaskStatus.DOWNLOADING,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELLED,
+        }
+    ),
+    TaskStatus.QUEUED: frozenset(
+        {TaskStatus.IN_PROGRESS, TaskStatus.DOWNLOADING, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.DOWNLOADING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
+    TaskStatus.DOWNLOADING: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+# Where a task starts life: a new video starts PENDING; a retry of a video that was
+# made but could not be brought home starts DOWNLOADING (see `new_attempt`).
+ENTRY_STATES = frozenset({TaskStatus.PENDING, TaskStatus.DOWNLOADING})
+
+# Fields a move never takes from its caller: the status is the move itself, and the
+# identity and history of the row are not the caller's to change.
+_NOT_CHANGEABLE = frozenset({"id", "status", "job", "job_id", "retried_from", "retried_from_id", "created_at"})
+
+
+def can_move(current: str, to: str) -> bool:
+    return to in ALLOWED_TRANSITIONS[current]
 
 
 class TransitionRefused(Exception):
@@ -20,6 +86,21 @@ class TransitionRefused(Exception):
         super().__init__(f"task {task.pk}: {task.status} -> {to} is not allowed")
 
 
+def _task_model() -> type[Task]:
+    return apps.get_model("generation", "Task")
+
+
+def _check_field_names(names: Iterable[str]) -> None:
+    """A misspelt field would otherwise be set as a plain attribute and silently not
+    saved, while the move itself succeeds."""
+    fields = set()
+    for field in _task_model()._meta.concrete_fields:
+        fields.update({field.name, field.attname})
+    unknown = sorted(name for name in names if name not in fields or name in _NOT_CHANGEABLE)
+    if unknown:
+        raise TypeError(f"transition_task cannot set {', '.join(unknown)}: not a changeable field of Task")
+
+
 def transition_task(
     task_id: UUID | str,
     to: TaskStatus,
@@ -28,6 +109,7 @@ def transition_task(
     **changes,
 ) -> Task:
     """Move a task to `to`, saving `changes` with it, or raise TransitionRefused.
+    A name in `changes` that is not a field of the task raises TypeError.
 
     The row is locked for the check-and-write, so two workers (or a worker and a
     webhook) racing for the same task cannot both move it: the second sees the first's
@@ -36,9 +118,13 @@ def transition_task(
     submit step). Run inside the caller's transaction when it has one, so that the
     side effects it writes with the move commit or roll back together.
     """
+    # credits imports the models, and the models import this module.
+    from credits.services import settle_task
+
+    _check_field_names(changes)
     with transaction.atomic():
-        task = Task.objects.select_for_update().get(pk=task_id)
-        if not task.can_move_to(to) or (only_from is not None and task.status not in set(only_from)):
+        task = _task_model().objects.select_for_update().get(pk=task_id)
+        if not can_move(task.status, to) or (only_from is not None and task.status not in set(only_from)):
             raise TransitionRefused(task, to)
         now = timezone.now()
         task.status = to
@@ -58,6 +144,58 @@ def transition_task(
     return task
 
 
+def try_transition_task(
+    task_id: UUID | str,
+    to: TaskStatus,
+    *,
+    only_from: Iterable[TaskStatus] | None = None,
+    **changes,
+) -> bool:
+    """`transition_task` for callers that only need to know whether the task moved:
+    True if it did, False if the state machine (or `only_from`) refused."""
+    try:
+        transition_task(task_id, to, only_from=only_from, **changes)
+    except TransitionRefused:
+        return False
+    return True
+
+
+def new_attempt(task_id: UUID | str) -> Task:
+    """Make a new attempt of a failed or cancelled task and return it, or raise
+    TransitionRefused (not finished that way, or retried already). The old attempt
+    stays on record as the new one's `retried_from`; the caller holds its credits,
+    moves its card and queues its first step (by the new attempt's status).
+
+    The new attempt starts PENDING, to be generated again, except when the provider
+    already made this video and only bringing it home failed: then it starts
+    DOWNLOADING the same result rather than pay for a new one. Once only; if that
+    fails too, the next retry generates afresh (the link may have expired)."""
+    task_model = _task_model()
+    with transaction.atomic():
+        # Locked so that two retries of the same attempt cannot both make a new one.
+        old = task_model.objects.select_for_update().get(pk=task_id)
+        if old.status not in RETRYABLE or task_model.objects.filter(retried_from=old).exists():
+            raise TransitionRefused(old, TaskStatus.PENDING)
+        redownload = old.may_download_again()
+        resume = (
+            {"request_id": old.request_id, "result_url": old.result_url, "submitted_at": old.submitted_at}
+            if redownload
+            else {}
+        )
+        return task_model.objects.create(
+            job_id=old.job_id,
+            retried_from=old,
+            status=TaskStatus.DOWNLOADING if redownload else TaskStatus.PENDING,
+            endpoint=old.endpoint,
+            arguments=old.arguments,
+            variant_index=old.variant_index,
+            style=old.style,
+            aspect_ratio=old.aspect_ratio,
+            seed=old.seed,
+            **resume,
+        )
+
+
 def update_progress(
     task_id: UUID | str,
     *,
@@ -73,7 +211,9 @@ def update_progress(
         changes["progress"] = max(0, min(progress, 99))
     if last_log is not None:
         changes["last_log"] = last_log[:2000]
-    updated = Task.objects.filter(
-        pk=task_id, status__in=[TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS]
-    ).update(**changes)
+    updated = (
+        _task_model()
+        .objects.filter(pk=task_id, status__in=[TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS])
+        .update(**changes)
+    )
     return updated == 1

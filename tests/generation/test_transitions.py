@@ -3,7 +3,7 @@ import itertools
 import pytest
 
 from generation.models import ALLOWED_TRANSITIONS, FINISHED, Task, TaskStatus
-from generation.transitions import TransitionRefused, transition_task, update_progress
+from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task, update_progress
 from tests.factories import make_task
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +73,60 @@ def test_completing_sets_full_progress_and_clears_the_lease():
     transition_task(task.pk, TaskStatus.COMPLETED)
     task.refresh_from_db()
     assert (task.progress, task.lease_until) == (100, None)
+
+
+def test_a_misspelt_field_is_refused_loudly_and_nothing_moves():
+    task = make_task(status=TaskStatus.QUEUED)
+    with pytest.raises(TypeError, match="error_mesage"):
+        transition_task(task.pk, TaskStatus.FAILED, error_mesage="typo")
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+
+
+def test_the_status_and_the_row_identity_are_not_changes():
+    task = make_task(status=TaskStatus.QUEUED)
+    with pytest.raises(TypeError, match="status"):
+        transition_task(task.pk, TaskStatus.IN_PROGRESS, status=TaskStatus.COMPLETED)
+    with pytest.raises(TypeError, match="job"):
+        transition_task(task.pk, TaskStatus.IN_PROGRESS, job=None)
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+
+
+def test_try_transition_answers_yes_or_no():
+    task = make_task(status=TaskStatus.QUEUED)
+    assert try_transition_task(task.pk, TaskStatus.IN_PROGRESS, last_log="moved") is True
+    assert try_transition_task(task.pk, TaskStatus.QUEUED) is False
+    task.refresh_from_db()
+    assert (task.status, task.last_log) == (TaskStatus.IN_PROGRESS, "moved")
+
+
+def test_try_transition_still_refuses_unknown_fields():
+    task = make_task(status=TaskStatus.QUEUED)
+    with pytest.raises(TypeError):
+        try_transition_task(task.pk, TaskStatus.FAILED, error_mesage="typo")
+
+
+@pytest.mark.parametrize("status", sorted(set(TaskStatus.values) - {TaskStatus.FAILED, TaskStatus.CANCELLED}))
+def test_only_a_failed_or_cancelled_task_gets_a_new_attempt(status):
+    task = make_task(status=status)
+    with pytest.raises(TransitionRefused):
+        new_attempt(task.pk)
+    assert not Task.objects.filter(retried_from=task).exists()
+
+
+def test_a_new_attempt_starts_pending_with_the_same_request_and_keeps_the_old_one():
+    old = make_task(status=TaskStatus.FAILED, error_kind="provider", request_id="req-1", seed=7, style="anime")
+    new = new_attempt(old.pk)
+    assert (new.status, new.retried_from_id, new.job_id) == (TaskStatus.PENDING, old.pk, old.job_id)
+    assert (new.arguments, new.seed, new.style, new.request_id) == (old.arguments, 7, "anime", "")
+    assert Task.objects.get(pk=old.pk).status == TaskStatus.FAILED
+    with pytest.raises(TransitionRefused):
+        new_attempt(old.pk)  # once only
+
+
+def test_a_failed_download_is_retried_by_fetching_the_same_result_once():
+    old = make_task(status=TaskStatus.FAILED, error_kind="download", request_id="req-1", result_url="https://v3.fal.media/x.mp4")
+    again = new_attempt(old.pk)
+    assert (again.status, again.result_url, again.request_id) == (TaskStatus.DOWNLOADING, old.result_url, "req-1")
+    Task.objects.filter(pk=again.pk).update(status=TaskStatus.FAILED, error_kind="download")
+    third = new_attempt(again.pk)
+    assert (third.status, third.result_url) == (TaskStatus.PENDING, "")
