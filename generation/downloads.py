@@ -32,6 +32,7 @@ from django.utils import timezone
 from generation.models import ErrorKind, Task, TaskStatus
 from generation.services import fail_task
 from generation.submission import retry_delay
+from generation.tasks import enqueue_download_result
 from generation.transitions import TransitionRefused, transition_task
 from history.models import HistoryItem
 
@@ -55,7 +56,6 @@ class VideoFacts:
     duration_seconds: float
     width: int
     height: int
-    codec: str
     poster_jpeg: bytes
 
 
@@ -173,7 +173,6 @@ def probe_video(path: Path) -> VideoFacts:
                 duration_seconds=round(duration, 3),
                 width=stream.codec_context.width,
                 height=stream.codec_context.height,
-                codec=stream.codec_context.name,
                 poster_jpeg=poster.getvalue(),
             )
     except av.FFmpegError as exc:
@@ -196,8 +195,20 @@ def _store(name: str, content) -> str:
 def download_result(*, task_id: UUID | str) -> None:
     """The download step. Safe to run twice: a lease lets one run work at a time and a
     finished task is left alone."""
-    from generation import tasks
+    task = _claim(task_id)
+    if task is None:
+        return
+    try:
+        stored = _download_and_store(task)
+    except DownloadError as error:
+        _after_download_error(task, error)
+        return
+    _complete(task, stored)
 
+
+def _claim(task_id: UUID | str) -> Task | None:
+    """Take the lease on a downloading task (and count the attempt), or None when
+    another run holds it or the task is no longer downloading."""
     now = timezone.now()
     claimed = (
         Task.objects.filter(pk=task_id, status=TaskStatus.DOWNLOADING)
@@ -209,51 +220,62 @@ def download_result(*, task_id: UUID | str) -> None:
             updated_at=now,
         )
     )
-    if not claimed:
-        return
-    task = Task.objects.get(pk=task_id)
+    return Task.objects.get(pk=task_id) if claimed else None
 
-    try:
-        video_name, poster_name, facts, size, sha256 = _download_and_store(task)
-    except DownloadError as error:
-        logger.warning("download of task %s failed: %s", task.pk, error.detail)
-        if error.retryable and task.download_attempts < settings.DOWNLOAD_MAX_ATTEMPTS:
-            run_after = timezone.now() + retry_delay(task.download_attempts)
-            with transaction.atomic():
-                Task.objects.filter(pk=task.pk, status=TaskStatus.DOWNLOADING).update(
-                    lease_until=None, next_attempt_at=run_after, error_kind=ErrorKind.DOWNLOAD, error_detail=error.detail
-                )
-                tasks.download_generation.using(run_after=run_after).enqueue(str(task.pk))
-        else:
-            if error.retryable:
-                error.message = f"{error.message} Gave up after {task.download_attempts} attempts."
-            fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message=error.message, detail=error.detail)
-        return
 
+def _after_download_error(task: Task, error: DownloadError) -> None:
+    """Try again later with backoff while the error may pass and attempts remain;
+    otherwise fail the task with the error's message."""
+    logger.warning("download of task %s failed: %s", task.pk, error.detail)
+    if error.retryable and task.download_attempts < settings.DOWNLOAD_MAX_ATTEMPTS:
+        run_after = timezone.now() + retry_delay(task.download_attempts)
+        with transaction.atomic():
+            Task.objects.filter(pk=task.pk, status=TaskStatus.DOWNLOADING).update(
+                lease_until=None, next_attempt_at=run_after, error_kind=ErrorKind.DOWNLOAD, error_detail=error.detail
+            )
+            enqueue_download_result(task.pk, run_after=run_after)
+        return
+    message = f"{error.message} Gave up after {task.download_attempts} attempts." if error.retryable else error.message
+    fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message=message, detail=error.detail)
+
+
+def _complete(task: Task, stored: StoredVideo) -> None:
+    """Finish the task and fill its card in one transaction. If the task finished
+    otherwise meanwhile, the files just stored are removed again (unless another run
+    completed it, whose card points at the same names)."""
     try:
         with transaction.atomic():
             transition_task(
                 task.pk, TaskStatus.COMPLETED, only_from=[TaskStatus.DOWNLOADING], error_kind="", error_message=""
             )
             HistoryItem.objects.filter(task_id=task.pk).update(
-                video=video_name,
-                poster=poster_name,
+                video=stored.video_name,
+                poster=stored.poster_name,
                 content_type="video/mp4",
-                duration_seconds=facts.duration_seconds,
-                width=facts.width,
-                height=facts.height,
-                size_bytes=size,
-                sha256=sha256,
+                duration_seconds=stored.facts.duration_seconds,
+                width=stored.facts.width,
+                height=stored.facts.height,
+                size_bytes=stored.size_bytes,
+                sha256=stored.sha256,
             )
     except TransitionRefused as refused:
         if refused.current != TaskStatus.COMPLETED:
-            default_storage.delete(video_name)
-            default_storage.delete(poster_name)
+            default_storage.delete(stored.video_name)
+            default_storage.delete(stored.poster_name)
         return
-    logger.info("task %s completed: %s (%d bytes)", task.pk, video_name, size)
+    logger.info("task %s completed: %s (%d bytes)", task.pk, stored.video_name, stored.size_bytes)
 
 
-def _download_and_store(task: Task) -> tuple[str, str, VideoFacts, int, str]:
+@dataclass(frozen=True)
+class StoredVideo:
+    video_name: str
+    poster_name: str
+    facts: VideoFacts
+    size_bytes: int
+    sha256: str
+
+
+def _download_and_store(task: Task) -> StoredVideo:
     video_name, poster_name = storage_names(task)
     with tempfile.NamedTemporaryFile(suffix=".mp4") as temporary:
         size, sha256, _ = fetch_to_file(task.result_url, temporary, max_bytes=settings.DOWNLOAD_MAX_BYTES)
@@ -266,4 +288,4 @@ def _download_and_store(task: Task) -> tuple[str, str, VideoFacts, int, str]:
     except Exception:
         default_storage.delete(video_name)
         raise
-    return video_name, poster_name, facts, size, sha256
+    return StoredVideo(video_name=video_name, poster_name=poster_name, facts=facts, size_bytes=size, sha256=sha256)

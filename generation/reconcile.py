@@ -19,7 +19,13 @@ from generation import fal
 from generation.fal import ProviderError
 from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus
 from generation.services import apply_provider_outcome, fail_task
-from generation.transitions import TransitionRefused, transition_task, try_transition_task, update_progress
+from generation.tasks import (
+    enqueue_cancel_at_provider,
+    enqueue_download_result,
+    enqueue_refresh_from_provider,
+    enqueue_submit_task,
+)
+from generation.transitions import try_transition_task, update_progress
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ def _percent_from(line: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def refresh_task(*, task_id: UUID | str) -> None:
+def refresh_from_provider(*, task_id: UUID | str) -> None:
     """Ask the provider where a queued or running task stands and apply the answer."""
     task = Task.objects.filter(pk=task_id, status__in=AT_PROVIDER).exclude(request_id="").first()
     if task is None:
@@ -85,12 +91,20 @@ def _claim(queryset, now) -> list[UUID]:
 
 
 def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
-    from generation import tasks
-
+    """One repair pass, in order: give up on tasks past their maximum age, ask the
+    provider about quiet ones, and restart the steps that lost their worker."""
     now = now or timezone.now()
     report = ReconcileReport()
+    _expire_too_old(now, report)
+    _poll_quiet(now, report)
+    _resubmit_lost_pending(now, report)
+    _resubmit_expired_submits(now, report)
+    _restart_orphaned_downloads(now, report)
+    return report
 
-    # Past their maximum age: give up, whatever state they are in.
+
+def _expire_too_old(now, report: ReconcileReport) -> None:
+    """Past their maximum age: give up, whatever state they are in."""
     too_old = Task.objects.exclude(status__in=FINISHED).filter(
         created_at__lt=now - timedelta(seconds=settings.TASK_MAX_AGE_SECONDS)
     )
@@ -103,44 +117,49 @@ def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
         ):
             report.expired.append(str(task.pk))
             if task.request_id:
-                tasks.cancel_at_provider.enqueue(str(task.pk))
+                enqueue_cancel_at_provider(task.pk)
 
-    # At the provider and quiet for a while: ask (the webhook may be lost).
+
+def _poll_quiet(now, report: ReconcileReport) -> None:
+    """At the provider and quiet for a while: ask (the webhook may be lost)."""
     quiet = Task.objects.filter(
         status__in=AT_PROVIDER, updated_at__lt=now - timedelta(seconds=settings.STATUS_POLL_SECONDS)
     ).exclude(request_id="")
     for task_id in _claim(quiet, now):
-        tasks.refresh_from_provider.enqueue(str(task_id))
+        enqueue_refresh_from_provider(task_id)
         report.polled.append(str(task_id))
 
-    # Pending whose submit step was lost (its worker died holding it).
+
+def _resubmit_lost_pending(now, report: ReconcileReport) -> None:
+    """Pending whose submit step was lost (its worker died holding it)."""
     stale_pending = Task.objects.filter(status=TaskStatus.PENDING, created_at__lt=now - timedelta(seconds=60)).filter(
         Q(next_attempt_at__isnull=True, updated_at__lt=now - timedelta(seconds=60))
         | Q(next_attempt_at__lt=now - timedelta(seconds=60))
     )
     for task_id in _claim(stale_pending, now):
-        tasks.submit_generation.enqueue(str(task_id))
+        enqueue_submit_task(task_id)
         report.resubmitted.append(str(task_id))
 
-    # Submitting with its lease run out: no answer and no webhook came in the grace
-    # period, so the request never reached the provider; submit it again.
-    for task in Task.objects.filter(status=TaskStatus.SUBMITTING, lease_until__lt=now)[:BATCH]:
-        try:
-            if task.submit_attempts >= settings.SUBMIT_MAX_ATTEMPTS:
-                fail_task(
-                    task_id=task.pk,
-                    kind=task.error_kind or ErrorKind.NETWORK,
-                    message="We could not reach the video service. Please try again.",
-                    detail=f"gave up after {task.submit_attempts} submit attempts; last: {task.error_detail}",
-                )
-                continue
-            transition_task(task.pk, TaskStatus.PENDING, only_from=[TaskStatus.SUBMITTING], lease_until=None)
-        except TransitionRefused:
-            continue
-        tasks.submit_generation.enqueue(str(task.pk))
-        report.resubmitted.append(str(task.pk))
 
-    # Downloading with no worker on it: lease run out, or a retry whose time is past.
+def _resubmit_expired_submits(now, report: ReconcileReport) -> None:
+    """Submitting with its lease run out: no answer and no webhook came in the grace
+    period, so the request never reached the provider; submit it again, or give up
+    after the last attempt."""
+    for task in Task.objects.filter(status=TaskStatus.SUBMITTING, lease_until__lt=now)[:BATCH]:
+        if task.submit_attempts >= settings.SUBMIT_MAX_ATTEMPTS:
+            fail_task(
+                task_id=task.pk,
+                kind=task.error_kind or ErrorKind.NETWORK,
+                message="We could not reach the video service. Please try again.",
+                detail=f"gave up after {task.submit_attempts} submit attempts; last: {task.error_detail}",
+            )
+        elif try_transition_task(task.pk, TaskStatus.PENDING, only_from=[TaskStatus.SUBMITTING], lease_until=None):
+            enqueue_submit_task(task.pk)
+            report.resubmitted.append(str(task.pk))
+
+
+def _restart_orphaned_downloads(now, report: ReconcileReport) -> None:
+    """Downloading with no worker on it: lease run out, or a retry whose time is past."""
     orphaned = Task.objects.filter(status=TaskStatus.DOWNLOADING).filter(
         Q(lease_until__lt=now)
         | Q(lease_until__isnull=True, next_attempt_at__isnull=True, updated_at__lt=now - timedelta(seconds=60))
@@ -148,7 +167,5 @@ def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
     )
     for task_id in _claim(orphaned, now):
         Task.objects.filter(pk=task_id, status=TaskStatus.DOWNLOADING, lease_until__lt=now).update(lease_until=None)
-        tasks.download_generation.enqueue(str(task_id))
+        enqueue_download_result(task_id)
         report.redownloaded.append(str(task_id))
-
-    return report

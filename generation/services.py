@@ -22,6 +22,7 @@ from generation.catalog import get_model
 from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
 from generation.styles import compose_prompt
+from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
 from history.models import HistoryItem
 
@@ -89,8 +90,6 @@ def _store_input_image(image: UploadedFile) -> str:
 
 
 def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, stored_image) -> tuple[Job, list[Task]]:
-    from generation import tasks  # the task module imports this one
-
     with transaction.atomic():
         job = Job.objects.create(user=user, model_key=spec.key, prompt=prompt, params=params, input_image=stored_image)
         new_tasks = Task.objects.bulk_create(
@@ -114,7 +113,7 @@ def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, 
         reserve_for_tasks(user=user, tasks=new_tasks)
         HistoryItem.objects.bulk_create(HistoryItem(user=user, task=task) for task in new_tasks)
         for task in new_tasks:
-            tasks.submit_generation.enqueue(str(task.pk))
+            enqueue_submit_task(task.pk)
     return job, new_tasks
 
 
@@ -128,8 +127,6 @@ def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str
 def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bool:
     """The provider finished: record where the video is and queue its download.
     Returns False (and changes nothing) when the task is past that point already."""
-    from generation import tasks
-
     with transaction.atomic():
         moved = try_transition_task(
             task_id,
@@ -143,7 +140,7 @@ def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bo
             error_message="",
         )
         if moved:
-            tasks.download_generation.enqueue(str(task_id))
+            enqueue_download_result(task_id)
     return moved
 
 
@@ -177,15 +174,12 @@ def retry_task(*, task: Task) -> Task:
     again). The gallery card moves to the new attempt. The new attempt holds credits of
     its own (the old one's came back when it finished), so a retry may be refused with
     CreditRefused like a new job."""
-    from generation import tasks
-
     with transaction.atomic():
         new = new_attempt(task.pk)
         reserve_for_tasks(user=task.job.user, tasks=[new])
         HistoryItem.objects.filter(task_id=task.pk).update(task=new)
         redownload = new.status == TaskStatus.DOWNLOADING
-        step = tasks.download_generation if redownload else tasks.submit_generation
-        step.enqueue(str(new.pk))
+        (enqueue_download_result if redownload else enqueue_submit_task)(new.pk)
     logger.info("task %s retried as %s (%s)", task.pk, new.pk, "download again" if redownload else "generate again")
     return new
 
@@ -193,8 +187,6 @@ def retry_task(*, task: Task) -> Task:
 def cancel_task(*, task: Task) -> Task:
     """Stop a task that has not finished. If it may be at the provider, ask the
     provider to stop it too (a request, not a guarantee: its webhook is then a no-op)."""
-    from generation import tasks
-
     with transaction.atomic():
         cancelled = transition_task(
             task.pk,
@@ -203,7 +195,7 @@ def cancel_task(*, task: Task) -> Task:
             error_message="Cancelled.",
         )
         if cancelled.request_id:  # it reached the provider
-            tasks.cancel_at_provider.enqueue(str(cancelled.pk))
+            enqueue_cancel_at_provider(cancelled.pk)
     return cancelled
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from generation import fal
 from generation.fal import ProviderError
 from generation.models import Task, TaskStatus
+from generation.tasks import enqueue_cancel_at_provider, enqueue_submit_task
 from generation.transitions import TransitionRefused, transition_task, try_transition_task
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,6 @@ def retry_delay(attempt: int) -> timedelta:
 def submit_task(*, task_id: UUID | str) -> None:
     """Send a pending task to the provider. Safe to run twice: only the run that
     claims the task (PENDING -> SUBMITTING) calls the provider."""
-    from generation import tasks
-
     now = timezone.now()
     try:
         task = transition_task(
@@ -92,12 +91,10 @@ def submit_task(*, task_id: UUID | str) -> None:
         # The webhook got here first, or the user cancelled meanwhile. Keep the id.
         Task.objects.filter(pk=task.pk, request_id="").update(request_id=request_id)
         if refused.current == TaskStatus.CANCELLED:
-            tasks.cancel_at_provider.enqueue(str(task.pk))
+            enqueue_cancel_at_provider(task.pk)
 
 
 def _after_submit_error(task: Task, error: ProviderError) -> None:
-    from generation import tasks
-
     logger.warning("submit of task %s failed (%s): %s", task.pk, error.kind, error.detail)
     if error.request_may_exist:
         # The request may have reached the provider: resubmitting now could pay for
@@ -120,7 +117,7 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
                 lease_until=None,
                 **fields,
             ):
-                tasks.submit_generation.using(run_after=run_after).enqueue(str(task.pk))
+                enqueue_submit_task(task.pk, run_after=run_after)
         return
     if error.retryable:
         fields["error_message"] = f"{error.message.split(';')[0]}. Gave up after {task.submit_attempts} attempts."
@@ -131,8 +128,6 @@ def cancel_at_provider(*, task_id: UUID | str, attempt: int = 1) -> None:
     """Ask the provider to stop a cancelled task's request. Failures are retried a few
     times with backoff; the task is cancelled on our side whatever the provider says,
     and a result that still arrives is recorded and ignored."""
-    from generation import tasks
-
     task = Task.objects.get(pk=task_id)
     if not task.request_id:
         return
@@ -141,7 +136,7 @@ def cancel_at_provider(*, task_id: UUID | str, attempt: int = 1) -> None:
     except ProviderError as error:
         if error.retryable and attempt < settings.CANCEL_MAX_ATTEMPTS:
             run_after = timezone.now() + retry_delay(attempt)
-            tasks.cancel_at_provider.using(run_after=run_after).enqueue(str(task.pk), attempt + 1)
+            enqueue_cancel_at_provider(task.pk, attempt=attempt + 1, run_after=run_after)
             logger.warning("provider cancel of task %s failed (attempt %d), will retry: %s", task.pk, attempt, error.detail)
         else:
             logger.error("provider cancel of task %s failed for good: %s", task.pk, error.detail)

@@ -1,49 +1,110 @@
-"""Background steps. Each is a thin, idempotent wrapper around a service: it may run
-twice, or after a crash, with the same result (see the services for how).
+"""The background steps, and the one place that queues them.
+
+Each step has one name from end to end: the background task `submit_task` runs the
+service `generation.submission.submit_task`, and is queued by `enqueue_submit_task`.
+Every step is a thin, idempotent wrapper around its service: it may run twice, or
+after a crash, with the same result (see the services for how).
 
 A step that raises something no service expected is a bug of ours: its task fails
 with the INTERNAL kind (traceback kept for staff, a plain message for the user) rather
 than being retried forever by the reconciler, and the exception still propagates so
-the worker records it too."""
+the worker records it too.
 
+The services import this module to queue their next step, so the steps are looked up
+by their dotted path when they run rather than imported here.
+
+Queueing happens inside the caller's transaction when the task backend keeps its
+queue in our database (django-tasks-db): the step is queued if and only if the
+caller's writes commit. With any other backend the step is queued once the caller's
+transaction commits (`transaction.on_commit`), so that a worker never sees a step
+whose rows are not there yet.
+"""
+
+from __future__ import annotations
+
+import logging
 import traceback
-from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from uuid import UUID
 
+from django.db import transaction
 from django.tasks import task
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import Task
+from django.utils.module_loading import import_string
+from django_tasks_db import DatabaseBackend
 
-from generation import downloads, reconcile, submission
 from generation.models import ErrorKind
-from generation.services import fail_task
+from generation.transitions import TaskStatus, try_transition_task
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_MESSAGE = "Something went wrong on our side. Please try again."
 
 
-def _run_step(step: Callable[..., None], task_id: str) -> None:
+def _run_step(path: str, task_id: str, **kwargs) -> None:
+    step = import_string(path)
     try:
-        step(task_id=task_id)
+        step(task_id=task_id, **kwargs)
     except Exception:
-        fail_task(
-            task_id=task_id,
-            kind=ErrorKind.INTERNAL,
-            message="Something went wrong on our side. Please try again.",
-            detail=traceback.format_exc(),
+        failed = try_transition_task(
+            task_id,
+            TaskStatus.FAILED,
+            error_kind=ErrorKind.INTERNAL,
+            error_message=INTERNAL_MESSAGE,
+            error_detail=traceback.format_exc(),
         )
+        logger.exception("step %s of task %s raised%s", path.rsplit(".", 1)[1], task_id, "; task failed" if failed else "")
         raise
 
 
 @task()
-def submit_generation(task_id: str) -> None:
-    _run_step(submission.submit_task, task_id)
+def submit_task(task_id: str) -> None:
+    _run_step("generation.submission.submit_task", task_id)
 
 
 @task()
-def download_generation(task_id: str) -> None:
-    _run_step(downloads.download_result, task_id)
+def download_result(task_id: str) -> None:
+    _run_step("generation.downloads.download_result", task_id)
 
 
 @task()
 def cancel_at_provider(task_id: str, attempt: int = 1) -> None:
-    submission.cancel_at_provider(task_id=task_id, attempt=attempt)
+    _run_step("generation.submission.cancel_at_provider", task_id, attempt=attempt)
 
 
 @task()
 def refresh_from_provider(task_id: str) -> None:
-    reconcile.refresh_task(task_id=task_id)
+    _run_step("generation.reconcile.refresh_from_provider", task_id)
+
+
+def enqueues_in_transaction(backend: BaseTaskBackend) -> bool:
+    """Whether `backend` writes its queue in our database, inside the caller's
+    transaction."""
+    return isinstance(backend, DatabaseBackend)
+
+
+def _enqueue(step: Task, *args, run_after: datetime | None = None) -> None:
+    if run_after is not None:
+        step = step.using(run_after=run_after)
+    if enqueues_in_transaction(step.get_backend()):
+        step.enqueue(*args)
+    else:
+        transaction.on_commit(partial(step.enqueue, *args))
+
+
+def enqueue_submit_task(task_id: UUID | str, *, run_after: datetime | None = None) -> None:
+    _enqueue(submit_task, str(task_id), run_after=run_after)
+
+
+def enqueue_download_result(task_id: UUID | str, *, run_after: datetime | None = None) -> None:
+    _enqueue(download_result, str(task_id), run_after=run_after)
+
+
+def enqueue_cancel_at_provider(task_id: UUID | str, *, attempt: int = 1, run_after: datetime | None = None) -> None:
+    _enqueue(cancel_at_provider, str(task_id), attempt, run_after=run_after)
+
+
+def enqueue_refresh_from_provider(task_id: UUID | str) -> None:
+    _enqueue(refresh_from_provider, str(task_id))

@@ -41,7 +41,7 @@ def test_creating_a_job_returns_it_with_its_tasks(api, user):
         ("anime", "16:9", "pending", None), ("anime", "9:16", "pending", None),
         ("noir", "16:9", "pending", None), ("noir", "9:16", "pending", None),
     ]
-    assert len(queued_tasks("submit_generation")) == 4
+    assert len(queued_tasks("submit_task")) == 4
     assert Wallet.objects.get(user=user).balance == 46
 
 

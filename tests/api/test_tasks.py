@@ -26,7 +26,7 @@ def test_retrying_a_failed_task_makes_a_new_attempt_that_holds_a_credit(api, use
     assert response.status_code == 201
     body = response.json()
     assert body["retried_from"] == str(old.pk) and body["status"] == "pending" and body["job"] == str(old.job_id)
-    assert len(queued_tasks("submit_generation")) == 1
+    assert len(queued_tasks("submit_task")) == 1
     assert Wallet.objects.get(user=user).reserved == 1
 
 

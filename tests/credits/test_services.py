@@ -186,7 +186,7 @@ def test_a_retry_the_balance_cannot_pay_is_refused_and_leaves_the_card_alone():
     with pytest.raises(InsufficientCredits):
         retry_task(task=first)
     assert Task.objects.count() == 1 and HistoryItem.objects.get().task_id == first.pk
-    assert len(queued_tasks("submit_generation")) == 1  # the first job's only
+    assert len(queued_tasks("submit_task")) == 1  # the first job's only
 
 
 def test_tasks_made_before_credits_existed_settle_to_nothing():

@@ -10,7 +10,7 @@ from django.urls import reverse
 from credits.models import EntryKind, LedgerEntry, Wallet
 from credits.selectors import ledger_totals
 from generation.models import Task, TaskStatus
-from generation.reconcile import refresh_task
+from generation.reconcile import refresh_from_provider
 from generation.services import start_generation
 from generation.submission import submit_task
 from generation.transitions import transition_task
@@ -60,7 +60,7 @@ def test_a_duplicate_success_webhook_charges_once(client, fal_key):
     task = queued_task(user)
     deliver(client, task, fal_key)
     deliver(client, task, fal_key)
-    assert len(queued_tasks("download_generation")) == 1
+    assert len(queued_tasks("download_result")) == 1
     transition_task(task.pk, TaskStatus.COMPLETED)  # as the download step does
     deliver(client, task, fal_key)  # late
     deliver(client, task, fal_key, status="ERROR", error="out of order")  # and contradictory
@@ -83,11 +83,11 @@ def test_a_job_made_through_the_sandbox_charges_each_video_it_delivers(sandbox):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and Task.objects.filter(job=job, status=TaskStatus.QUEUED).exists():
         for task in Task.objects.filter(job=job, status__in=[TaskStatus.QUEUED, TaskStatus.IN_PROGRESS]):
-            refresh_task(task_id=task.pk)  # the webhook goes nowhere in unit tests: poll
+            refresh_from_provider(task_id=task.pk)  # the webhook goes nowhere in unit tests: poll
         time.sleep(0.2)
     while time.monotonic() < deadline and Task.objects.filter(job=job).exclude(status=TaskStatus.DOWNLOADING).exists():
         for task in Task.objects.filter(job=job, status=TaskStatus.IN_PROGRESS):
-            refresh_task(task_id=task.pk)
+            refresh_from_provider(task_id=task.pk)
         time.sleep(0.2)
     run_queued_tasks()
     assert set(Task.objects.filter(job=job).values_list("status", flat=True)) == {TaskStatus.COMPLETED}

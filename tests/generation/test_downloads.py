@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 
 from generation.downloads import DownloadError, check_source_url, download_result
 from generation.models import ErrorKind, Task, TaskStatus
-from generation.reconcile import refresh_task
+from generation.reconcile import refresh_from_provider
 from generation.submission import submit_task
 from history.models import HistoryItem
 from tests.factories import make_task
@@ -36,7 +36,7 @@ def finished_at_sandbox(sandbox, prompt="a paper boat on a river") -> Task:
     submit_task(task_id=task.pk)
     task.refresh_from_db()
     wait_until_done(sandbox, task.request_id)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     return task
 
@@ -107,11 +107,11 @@ def test_bad_results_fail_the_task_and_leave_no_file(sandbox, settings, fault, m
 def test_transient_download_faults_are_retried_then_given_up(sandbox, settings, fault):
     settings.DOWNLOAD_MAX_ATTEMPTS = 2
     task = finished_at_sandbox(sandbox, prompt=f"a boat #fault:{fault}")
-    queued_before = len(queued_tasks("download_generation"))
+    queued_before = len(queued_tasks("download_result"))
     download_result(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind, task.lease_until) == (TaskStatus.DOWNLOADING, ErrorKind.DOWNLOAD, None)
-    assert len(queued_tasks("download_generation")) == queued_before + 1  # the retry, with backoff
+    assert len(queued_tasks("download_result")) == queued_before + 1  # the retry, with backoff
     download_result(task_id=task.pk)
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED and "Gave up after 2 attempts" in task.error_message
@@ -229,7 +229,7 @@ def test_retrying_a_failed_download_fetches_the_same_video_without_generating_ag
     fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message="The download was interrupted.")  # retries ran out
     new = retry_task(task=Task.objects.get(pk=task.pk))
     assert (new.status, new.request_id, new.result_url) == (TaskStatus.DOWNLOADING, task.request_id, task.result_url)
-    assert [r.task_path.rsplit(".", 1)[1] for r in queued_tasks() if str(new.pk) in r.args_kwargs["args"]] == ["download_generation"]
+    assert [r.task_path.rsplit(".", 1)[1] for r in queued_tasks() if str(new.pk) in r.args_kwargs["args"]] == ["download_result"]
     download_result(task_id=new.pk)
     assert Task.objects.get(pk=new.pk).status == TaskStatus.COMPLETED
     assert len([r for r in sandbox.requests() if "a tram in the fog, once" in r["arguments"]["prompt"]]) == 1

@@ -45,7 +45,7 @@ def test_single_mode_makes_every_combination(carol):
     ]
     assert tasks[0].arguments["prompt"] == "a red fox, anime style, cel shading, vibrant colours"
     assert tasks[1].arguments["aspect_ratio"] == "9:16"
-    assert HistoryItem.objects.count() == 6 and len(queued_tasks("submit_generation")) == 6
+    assert HistoryItem.objects.count() == 6 and len(queued_tasks("submit_task")) == 6
     assert (job.params["count"], job.params["mode"], job.params["styles"]) == (6, "single", ["anime", "noir", "cinematic"])
     assert Wallet.objects.get(user=job.user).balance == 44
 

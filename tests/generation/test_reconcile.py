@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from generation.models import ErrorKind, Task, TaskStatus
-from generation.reconcile import reconcile_overdue_tasks, refresh_task
+from generation.reconcile import reconcile_overdue_tasks, refresh_from_provider
 from generation.submission import submit_task
 from tests.factories import make_task
 from tests.generation.test_downloads import wait_until_done
@@ -41,7 +41,7 @@ def test_polling_a_running_task_records_its_progress(sandbox, settings):
     task.refresh_from_db()
     seen = set()
     for _ in range(40):
-        refresh_task(task_id=task.pk)
+        refresh_from_provider(task_id=task.pk)
         task.refresh_from_db()
         seen.add(task.status)
         if task.status == TaskStatus.IN_PROGRESS and task.progress is not None:
@@ -69,7 +69,7 @@ def test_a_provider_error_found_by_polling_fails_the_task(sandbox):
     submit_task(task_id=task.pk)
     task.refresh_from_db()
     wait_until_done(sandbox, task.request_id)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.PROVIDER)
     assert "fault injected" in task.error_message
@@ -77,7 +77,7 @@ def test_a_provider_error_found_by_polling_fails_the_task(sandbox):
 
 def test_a_request_the_provider_does_not_know_fails(sandbox):
     task = make_task(status=TaskStatus.QUEUED, request_id="00000000-0000-4000-8000-000000000000")
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_message) == (TaskStatus.FAILED, "The provider lost this request.")
 
@@ -86,7 +86,7 @@ def test_a_pending_task_whose_step_was_lost_is_queued_again():
     task = make_task(status=TaskStatus.PENDING, created_at=timezone.now() - timedelta(minutes=5))
     age(task, minutes=5)
     assert reconcile_overdue_tasks().resubmitted == [str(task.pk)]
-    assert len(queued_tasks("submit_generation")) == 1
+    assert len(queued_tasks("submit_task")) == 1
 
 
 def test_a_submitting_task_waits_out_its_grace_period_before_being_sent_again():
@@ -101,7 +101,7 @@ def test_a_download_whose_worker_died_is_restarted():
     task = make_task(status=TaskStatus.DOWNLOADING, result_url="https://v3.fal.media/x.mp4", lease_until=timezone.now() - timedelta(seconds=1))
     assert reconcile_overdue_tasks().redownloaded == [str(task.pk)]
     assert Task.objects.get(pk=task.pk).lease_until is None
-    assert len(queued_tasks("download_generation")) == 1
+    assert len(queued_tasks("download_result")) == 1
 
 
 def test_a_task_past_its_maximum_age_fails_with_a_reason(settings):

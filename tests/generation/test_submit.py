@@ -46,7 +46,7 @@ def test_a_server_error_is_retried_later_with_backoff(sandbox):
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.PENDING, ErrorKind.PROVIDER)
     assert task.next_attempt_at is not None and "HTTP 500" in task.error_detail
-    assert [r.run_after is not None for r in queued_tasks("submit_generation")] == [True]
+    assert [r.run_after is not None for r in queued_tasks("submit_task")] == [True]
 
 
 def test_a_rate_limit_then_success(sandbox):

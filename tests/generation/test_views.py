@@ -59,7 +59,7 @@ def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_cl
         "cfg_scale": 0.5,
     }
     assert HistoryItem.objects.get().task == task
-    assert len(queued_tasks("submit_generation")) == 1
+    assert len(queued_tasks("submit_task")) == 1
 
 
 def test_models_spell_their_arguments_their_own_way(user_client):

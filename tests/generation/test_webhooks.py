@@ -34,7 +34,7 @@ def test_a_valid_success_moves_the_task_to_downloading_and_queues_the_download(c
     assert response.status_code == 200
     task.refresh_from_db()
     assert (task.status, task.result_url) == (TaskStatus.DOWNLOADING, VIDEO["video"]["url"])
-    assert len(queued_tasks("download_generation")) == 1
+    assert len(queued_tasks("download_result")) == 1
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.http_status, delivery.task_id, delivery.request_id) == (WebhookOutcome.APPLIED, 200, task.pk, "req-1")
     assert json.loads(delivery.body)["status"] == "OK"
@@ -67,7 +67,7 @@ def test_a_duplicate_delivery_answers_200_and_changes_nothing(client, fal_key):
     assert second.status_code == 200
     after = Task.objects.get(pk=task.pk)
     assert (after.status, after.updated_at) == (before.status, before.updated_at)
-    assert len(queued_tasks("download_generation")) == 1
+    assert len(queued_tasks("download_result")) == 1
     assert [d.outcome for d in WebhookDelivery.objects.order_by("pk")] == [WebhookOutcome.APPLIED, WebhookOutcome.DUPLICATE]
 
 
@@ -92,7 +92,7 @@ def refused(client, task, response, status, outcome):
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.http_status) == (outcome, status)
     assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
-    assert queued_tasks("download_generation") == []
+    assert queued_tasks("download_result") == []
 
 
 def test_a_missing_signature_is_refused_with_401(client, fal_key):

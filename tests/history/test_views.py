@@ -141,7 +141,7 @@ def test_retry_makes_a_new_attempt_and_keeps_the_old_one(alice, user):
     assert item.task != old_task and item.task.retried_from == old_task
     assert item.task.status == TaskStatus.PENDING
     assert Task.objects.get(pk=old_task.pk).status == TaskStatus.FAILED
-    assert len(queued_tasks("submit_generation")) == 1
+    assert len(queued_tasks("submit_task")) == 1
     # Pressing Retry again on the same (old) attempt does nothing more.
     alice.post(reverse("history:retry", args=[item.pk]))
     assert Task.objects.count() == 2
