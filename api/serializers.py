@@ -151,7 +151,7 @@ class JobSerializer(serializers.ModelSerializer):
     def _tasks(self, job: Job) -> list[Task]:
         tasks = getattr(job, "current_tasks", None)
         if tasks is None:  # not prefetched (a job just made)
-            tasks = list(job.tasks.filter(retried_by__isnull=True).select_related("history_item").order_by("variant_index"))
+            tasks = list(job.tasks.current().select_related("history_item").order_by("variant_index"))
             job.current_tasks = tasks
         return tasks
 

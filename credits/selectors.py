@@ -66,10 +66,6 @@ def credit_summary(user) -> CreditSummary:
     )
 
 
-def balance_for(user) -> int:
-    return credit_summary(user).balance
-
-
 def remaining_quota_today(user) -> int:
     return credit_summary(user).remaining_today
 

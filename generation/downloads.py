@@ -34,7 +34,7 @@ from generation.services import fail_task
 from generation.submission import retry_delay
 from generation.tasks import enqueue_download_result
 from generation.transitions import TransitionRefused, transition_task
-from history.models import HistoryItem
+from history.services import fill_card
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +248,8 @@ def _complete(task: Task, stored: StoredVideo) -> None:
             transition_task(
                 task.pk, TaskStatus.COMPLETED, only_from=[TaskStatus.DOWNLOADING], error_kind="", error_message=""
             )
-            HistoryItem.objects.filter(task_id=task.pk).update(
+            fill_card(
+                task_id=task.pk,
                 video=stored.video_name,
                 poster=stored.poster_name,
                 content_type="video/mp4",

@@ -75,6 +75,13 @@ def _generate_url(values: dict) -> str:
     return f"{reverse('generation:generate')}?{urlencode(query, doseq=True)}"
 
 
+class TaskQuerySet(models.QuerySet):
+    def current(self) -> "TaskQuerySet":
+        """The current attempt of each video: the tasks no retry replaced. A video
+        that was retried is represented by its newest attempt."""
+        return self.filter(retried_by__isnull=True)
+
+
 class Task(models.Model):
     """One video at one provider. Its row is the truth about that video's progress;
     `status` changes only through `generation.transitions.transition_task`."""
@@ -118,6 +125,8 @@ class Task(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -51,19 +51,19 @@ class JobProgress:
 
 
 def current_tasks(job: Job) -> QuerySet[Task]:
-    return job.tasks.filter(retried_by__isnull=True).order_by("variant_index")
+    return job.tasks.current().order_by("variant_index")
 
 
 def jobs_with_tasks(jobs: QuerySet[Job]) -> QuerySet[Job]:
     """Jobs with their current tasks (as `current_tasks`) and those tasks' cards loaded."""
-    tasks = Task.objects.filter(retried_by__isnull=True).select_related("history_item").order_by("variant_index")
+    tasks = Task.objects.current().select_related("history_item").order_by("variant_index")
     return jobs.prefetch_related(Prefetch("tasks", queryset=tasks, to_attr="current_tasks"))
 
 
 def progress_for_jobs(job_ids: Iterable[UUID]) -> dict[UUID, JobProgress]:
     """Each job's progress, in one query."""
     rows = (
-        Task.objects.filter(job_id__in=list(job_ids), retried_by__isnull=True)
+        Task.objects.current().filter(job_id__in=list(job_ids))
         .order_by()
         .values_list("job_id", "status")
         .annotate(n=Count("id"))
@@ -82,10 +82,10 @@ def jobs_for(user, *, status: str = "", model_key: str = "") -> QuerySet[Job]:
     """A user's jobs, unfinished ones first and then newest first, so that a job in
     progress is the first thing found after any navigation. `status` keeps the jobs
     with a current task in it."""
-    unfinished = Task.objects.filter(job=OuterRef("pk"), retried_by__isnull=True).exclude(status__in=FINISHED)
+    unfinished = Task.objects.current().filter(job=OuterRef("pk")).exclude(status__in=FINISHED)
     jobs = Job.objects.filter(user=user).annotate(unfinished=Exists(unfinished))
     if status:
-        jobs = jobs.filter(Exists(Task.objects.filter(job=OuterRef("pk"), retried_by__isnull=True, status=status)))
+        jobs = jobs.filter(Exists(Task.objects.current().filter(job=OuterRef("pk"), status=status)))
     if model_key:
         jobs = jobs.filter(model_key=model_key)
     return jobs.order_by("-unfinished", "-created_at")

@@ -24,7 +24,7 @@ from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
 from generation.styles import compose_prompt
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
-from history.models import HistoryItem
+from history.services import create_cards, move_card
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, 
             for variant in plan.variants
         )
         reserve_for_tasks(user=user, tasks=new_tasks)
-        HistoryItem.objects.bulk_create(HistoryItem(user=user, task=task) for task in new_tasks)
+        create_cards(user=user, tasks=new_tasks)
         for task in new_tasks:
             enqueue_submit_task(task.pk)
     return job, new_tasks
@@ -177,7 +177,7 @@ def retry_task(*, task: Task) -> Task:
     with transaction.atomic():
         new = new_attempt(task.pk)
         reserve_for_tasks(user=task.job.user, tasks=[new])
-        HistoryItem.objects.filter(task_id=task.pk).update(task=new)
+        move_card(from_task=task, to_task=new)
         redownload = new.status == TaskStatus.DOWNLOADING
         (enqueue_download_result if redownload else enqueue_submit_task)(new.pk)
     logger.info("task %s retried as %s (%s)", task.pk, new.pk, "download again" if redownload else "generate again")
@@ -232,7 +232,7 @@ def cancel_job(*, job: Job) -> JobCancellation:
     settlement in `transition_task` returns the credits of the cancelled ones."""
     counts = {"asked_provider": 0, "saving": 0, "finished": 0}
     cancelled_ids = []
-    for task in job.tasks.filter(retried_by__isnull=True).order_by("variant_index"):
+    for task in job.tasks.current().order_by("variant_index"):
         try:
             cancelled = cancel_task(task=task)
         except TransitionRefused as refused:

@@ -38,7 +38,3 @@ class HistoryItem(models.Model):
     @property
     def job(self):
         return self.task.job
-
-    @property
-    def has_video(self) -> bool:
-        return bool(self.video)

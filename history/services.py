@@ -1,11 +1,57 @@
+"""Writes of the gallery: every card is created, moved to a new attempt, filled with
+its video and deleted here. The pipeline calls these inside its own transactions, so
+a card changes together with the task it shows."""
+
+from __future__ import annotations
+
 import logging
+from collections.abc import Iterable
+from uuid import UUID
 
 from django.db import transaction
 
+from generation.models import Task
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
 
 logger = logging.getLogger(__name__)
+
+
+def create_cards(*, user, tasks: Iterable[Task]) -> list[HistoryItem]:
+    """A placeholder card per new task: it shows the task's progress until its video
+    arrives."""
+    return HistoryItem.objects.bulk_create(HistoryItem(user=user, task=task) for task in tasks)
+
+
+def move_card(*, from_task: Task, to_task: Task) -> None:
+    """Point the card at a new attempt of its video, so the card the user pressed Retry
+    on is the one that comes back to life."""
+    HistoryItem.objects.filter(task=from_task).update(task=to_task)
+
+
+def fill_card(
+    *,
+    task_id: UUID | str,
+    video: str,
+    poster: str,
+    content_type: str,
+    duration_seconds: float,
+    width: int,
+    height: int,
+    size_bytes: int,
+    sha256: str,
+) -> None:
+    """Record the stored video of a completed task, and what was measured of it, on its card."""
+    HistoryItem.objects.filter(task_id=task_id).update(
+        video=video,
+        poster=poster,
+        content_type=content_type,
+        duration_seconds=duration_seconds,
+        width=width,
+        height=height,
+        size_bytes=size_bytes,
+        sha256=sha256,
+    )
 
 
 def delete_history_item(*, item: HistoryItem) -> None:
