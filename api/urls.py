@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import pixelart, views
 
 router = DefaultRouter()
 router.register("jobs", views.JobViewSet, basename="job")
@@ -18,5 +18,8 @@ urlpatterns = [
     # Swagger UI from our own static files (drf-spectacular-sidecar). drf-spectacular's
     # Redoc page is left out: its template loads fonts from a CDN.
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("history/<uuid:item_id>/pixel-art/", pixelart.PixelArtCreateView.as_view(), name="pixel-art-create"),
+    path("pixel-art/<uuid:art_id>/", pixelart.PixelArtView.as_view(), name="pixel-art"),
+    path("pixel-art/<uuid:art_id>/files/<str:name>", pixelart.PixelArtFileView.as_view(), name="pixel-art-file"),
     path("", include(router.urls)),
 ]

@@ -1,4 +1,7 @@
+import base64
+
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -15,6 +18,7 @@ from generation.forms import ALL_RATIOS, GenerationForm, PlanForm
 from generation.models import Job
 from generation.services import cancel_job, start_generation
 from generation.webhooks import process_delivery, record_delivery
+from pixelart.selectors import input_frame
 
 PREFILL_SINGLE = ("model", "prompt", "duration", "negative_prompt", "seed", "mode", "count")
 PREFILL_MULTIPLE = ("styles", "aspect_ratios")
@@ -22,8 +26,19 @@ PREFILL_MULTIPLE = ("styles", "aspect_ratios")
 
 @login_required
 def generate(request: HttpRequest) -> HttpResponse:
+    # "Use as input image" on a pixel-art frame or a video's last frame opens this page
+    # with ?frame=...; the form carries the reference and the image is attached on submit
+    # unless the user picks a file of their own.
+    reference = (request.POST if request.method == "POST" else request.GET).get("frame", "")
+    attached = input_frame(request.user, reference) if reference else None
+    if reference and attached is None:
+        messages.error(request, "That frame is not available any more; choose an image of your own.")
     if request.method == "POST":
-        form = GenerationForm(request.POST, request.FILES)
+        files = request.FILES
+        if attached is not None and not files.get("image"):
+            files = files.copy()
+            files["image"] = SimpleUploadedFile("frame.png", attached.png, content_type="image/png")
+        form = GenerationForm(request.POST, files)
         if form.is_valid():
             try:
                 job = start_generation(user=request.user, **form.generation_kwargs())
@@ -38,9 +53,18 @@ def generate(request: HttpRequest) -> HttpResponse:
                 return redirect("history:gallery")
         plan_data = request.POST
     else:
-        form = GenerationForm(initial=_prefill(request.GET))
+        initial = _prefill(request.GET)
         plan_data = _plan_data(request.GET)
+        if attached is not None and not request.GET.get("model"):
+            image_model = next((m.key for m in MODELS if m.requires_image), None)
+            if image_model:
+                initial["model"] = image_model
+                plan_data["model"] = image_model
+        form = GenerationForm(initial=initial)
     context = {"form": form, "models": MODELS, **_plan_context(request, PlanForm(plan_data))}
+    if attached is not None:
+        context["attached_frame"] = attached
+        context["attached_frame_data"] = base64.b64encode(attached.png).decode()
     _show_model_ratios(form, plan_data.get("model"))
     return render(request, "generation/generate.html", context)
 

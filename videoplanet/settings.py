@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "generation",
     "history",
     "credits",
+    "pixelart",
     "api",
 ]
 
@@ -169,6 +170,8 @@ RETRY_BASE_SECONDS = env.float("RETRY_BASE_SECONDS", default=2.0)
 # Jobs per gallery page: a job's cards are never split across pages.
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=12)
 GALLERY_REFRESH_SECONDS = env.int("GALLERY_REFRESH_SECONDS", default=3)
+# A pixel art whose worker has said nothing for this long is taken over by another.
+PIXELART_STALE_SECONDS = env.int("PIXELART_STALE_SECONDS", default=600)
 
 # --- credits --------------------------------------------------------------
 # Given to every user with their wallet, which is made on their first request.

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="history:gallery", permanent=False), name="home"),
     path("", include("generation.urls")),
     path("history/", include("history.urls")),
+    path("", include("pixelart.urls")),
     path("api/", include("api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

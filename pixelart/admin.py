@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from pixelart.models import PixelArt
+
+
+@admin.register(PixelArt)
+class PixelArtAdmin(admin.ModelAdmin):
+    list_display = ["short_id", "user", "status", "progress", "frame_count", "width", "height", "colors", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["id", "user__username", "source__id"]
+    list_select_related = ["user"]
+    readonly_fields = [f.name for f in PixelArt._meta.fields]
+
+    @admin.display(description="pixel art", ordering="id")
+    def short_id(self, art):
+        return str(art.pk)[:8]
+
+    def has_add_permission(self, request):
+        return False

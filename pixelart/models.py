@@ -1,0 +1,113 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class PixelArtStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Making frames"
+    COMPLETED = "completed", "Done"
+    FAILED = "failed", "Failed"
+
+
+class PixelArt(models.Model):
+    """Pixel-art frames made from one finished video with one set of settings.
+
+    `settings_key` names the settings and the exact source file, so asking again for
+    the same thing finds this row (the unique constraint makes that hold under races);
+    a failed one steps aside and a new request makes a fresh attempt."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pixel_arts")
+    source = models.ForeignKey("history.HistoryItem", on_delete=models.CASCADE, related_name="pixel_arts")
+    options = models.JSONField(help_text="The validated settings (pixelart.render.Options).")
+    settings_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=PixelArtStatus.choices, default=PixelArtStatus.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error_message = models.CharField(max_length=500, blank=True)
+    error_detail = models.TextField(blank=True, help_text="For staff: what went wrong, in full.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    frame_count = models.PositiveIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    colors = models.PositiveIntegerField(null=True, blank=True, help_text="Colours in the palette (transparency not counted).")
+    frame_durations = models.JSONField(default=list, blank=True, help_text="Milliseconds per frame.")
+    sprite_sheet = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
+    sheet_json = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
+    gif = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
+    frames_zip = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "settings_key"],
+                condition=~Q(status="failed"),
+                name="pixelart_one_live_result_per_settings",
+            )
+        ]
+        verbose_name = "pixel art"
+        verbose_name_plural = "pixel art"
+
+    def __str__(self) -> str:
+        return f"Pixel art {str(self.id)[:8]}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (PixelArtStatus.COMPLETED, PixelArtStatus.FAILED)
+
+    def files(self) -> list:
+        return [f for f in (self.sprite_sheet, self.sheet_json, self.gif, self.frames_zip) if f]
+
+    # How large the detail page shows it: about this many pixels on the longer side.
+    DISPLAY_SIDE = 96
+
+    @property
+    def display_scale(self) -> float:
+        return self.DISPLAY_SIDE / max(self.width or 1, self.height or 1)
+
+    @property
+    def preview_width(self) -> int:
+        return round((self.width or 0) * self.display_scale * 2)
+
+    def cells(self) -> list[dict]:
+        """Where each frame sits on the sheet, scaled for display (CSS sprites: the page
+        loads the sheet once instead of one image per frame)."""
+        from pixelart.render import sheet_layout
+
+        if not self.frame_count:
+            return []
+        columns, _ = sheet_layout(self.frame_count, self.width, self.height)
+        s = self.display_scale
+        return [
+            {
+                "index": n,
+                "number": n + 1,
+                "x": round((n % columns) * self.width * s, 2),
+                "y": round((n // columns) * self.height * s, 2),
+                "w": round(self.width * s, 2),
+                "h": round(self.height * s, 2),
+                "sheet_w": round(columns * self.width * s, 2),
+            }
+            for n in range(self.frame_count)
+        ]
+
+    def describe(self) -> str:
+        """The settings in a line, as a person would say them."""
+        o = self.options
+        size = f"{o['width']} px wide" if o.get("width") else f"{o['size']}×{o['size']} ({o['fit']})"
+        palette = f"{o['colors']} colours" if o["palette"] == "adaptive" else o["palette"]
+        rate = f"{o['frames']} frames" if o.get("frames") else ""
+        if o.get("fps"):
+            rate = f"{rate} at {o['fps']} fps" if rate else f"{o['fps']} fps"
+        rate = rate or "8 fps"
+        extras = [x for x in ("dithered" if o["dither"] != "none" else "", "transparent" if o["transparent"] else "") if x]
+        return " · ".join([size, palette, rate, *extras])

@@ -1,0 +1,139 @@
+"""Reading pixel art: what a user may see of it, and the images it offers."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import av
+from django.db.models import QuerySet
+from PIL import Image
+
+from generation.models import TaskStatus
+from history.models import HistoryItem
+from pixelart.models import PixelArt, PixelArtStatus
+from pixelart.render import sheet_layout
+
+# What the Generate form accepts as an input image (see generation.forms).
+INPUT_MIN_SIDE = 256
+INPUT_MAX_SIDE = 4096
+
+
+def pixel_arts_for(user) -> QuerySet[PixelArt]:
+    return PixelArt.objects.filter(user=user).select_related("source")
+
+
+def pixel_arts_of(item: HistoryItem) -> QuerySet[PixelArt]:
+    return PixelArt.objects.filter(source=item).order_by("-created_at")
+
+
+def pixel_art_files(item: HistoryItem) -> list:
+    """The stored files of every pixel art made from `item`."""
+    return [f for art in pixel_arts_of(item) for f in art.files()]
+
+
+def frame_image(art: PixelArt, index: int) -> Image.Image:
+    """Frame `index` of a finished pixel art, cut from its sheet (palette and
+    transparency kept)."""
+    if art.status != PixelArtStatus.COMPLETED or not (0 <= index < (art.frame_count or 0)):
+        raise LookupError(index)
+    columns, _ = sheet_layout(art.frame_count, art.width, art.height)
+    with art.sprite_sheet.open("rb") as stored:
+        sheet = Image.open(stored)
+        sheet.load()
+    x, y = (index % columns) * art.width, (index // columns) * art.height
+    frame = sheet.crop((x, y, x + art.width, y + art.height))
+    if "transparency" in sheet.info:
+        frame.info["transparency"] = sheet.info["transparency"]
+    return frame
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    extra = {"transparency": image.info["transparency"]} if "transparency" in image.info else {}
+    image.save(out, "PNG", **extra)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class InputFrame:
+    """An image ready to attach to the Generate form."""
+
+    reference: str
+    label: str
+    png: bytes
+
+
+def input_frame(user, reference: str) -> InputFrame | None:
+    """Resolve "pixelart:<id>:<n>" (frame n of a pixel art) or "video:<id>" (the last
+    frame of a video) for `user`; None for anything else, including other users'.
+    A pixel-art frame is enlarged by a whole factor with hard edges (its pixels stay
+    square) until it is as large as image-to-video models accept."""
+    kind, _, rest = reference.partition(":")
+    try:
+        if kind == "pixelart":
+            art_id, _, number = rest.partition(":")
+            art = pixel_arts_for(user).get(pk=art_id)
+            image = _flatten(frame_image(art, int(number)))
+            factor = max(1, math.ceil(INPUT_MIN_SIDE / min(image.size)))
+            factor = min(factor, max(1, INPUT_MAX_SIDE // max(image.size)))
+            image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+            return InputFrame(reference, f"frame {int(number) + 1} of your pixel art", png_bytes(image))
+        if kind == "video":
+            item = HistoryItem.objects.select_related("task").get(pk=rest, user=user, task__status=TaskStatus.COMPLETED)
+            image = _last_frame(item)
+            if min(image.size) < INPUT_MIN_SIDE:
+                scale = INPUT_MIN_SIDE / min(image.size)
+                image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+            return InputFrame(reference, "the last frame of your video", png_bytes(image))
+    except (PixelArt.DoesNotExist, HistoryItem.DoesNotExist, LookupError, ValueError, OSError, av.FFmpegError):
+        return None
+    return None
+
+
+def _flatten(frame: Image.Image) -> Image.Image:
+    rgba = frame.convert("RGBA")
+    canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    canvas.alpha_composite(rgba)
+    return canvas.convert("RGB")
+
+
+def _last_frame(item: HistoryItem) -> Image.Image:
+    with item.video.open("rb") as stored, av.open(stored) as container:
+        stream = container.streams.video[0]
+        if item.duration_seconds and item.duration_seconds > 2 and stream.time_base:
+            container.seek(int((item.duration_seconds - 2) / stream.time_base), stream=stream, backward=True)
+        last = None
+        for frame in container.decode(stream):
+            last = frame
+        if last is None:
+            raise LookupError("no frames")
+        return last.to_image()
+
+
+# Download name -> (model field, content type).
+OUTPUTS = {
+    "sprite-sheet.png": ("sprite_sheet", "image/png"),
+    "sprite-sheet.json": ("sheet_json", "application/json"),
+    "animation.gif": ("gif", "image/gif"),
+    "frames.zip": ("frames_zip", "application/zip"),
+}
+
+
+def open_output(art: PixelArt, name: str):
+    """(open file, content type, download name) of one of a finished pixel art's
+    files, or None. Download names carry the pixel art's short id, so several from one
+    video do not overwrite each other in a downloads folder."""
+    if name not in OUTPUTS or art.status != PixelArtStatus.COMPLETED:
+        return None
+    field, content_type = OUTPUTS[name]
+    stored = getattr(art, field)
+    if not stored:
+        return None
+    try:
+        handle = stored.storage.open(stored.name, "rb")
+    except FileNotFoundError:
+        return None
+    stem, _, ext = name.rpartition(".")
+    return handle, content_type, f"pixel-art-{str(art.pk)[:8]}-{stem}.{ext}"

@@ -1,0 +1,176 @@
+"""Pixel art from a finished video: asking for it (or finding the same request's
+result), and the background step that makes it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from generation.models import TaskStatus
+from history.models import HistoryItem
+from pixelart.models import PixelArt, PixelArtStatus
+from pixelart.render import Options, RenderError, Result, render
+
+logger = logging.getLogger(__name__)
+
+FAILED_INTERNAL = "Something went wrong on our side while making the frames. Please try again."
+SOURCE_MISSING = "The source video is no longer in storage (it may have been deleted), so no frames can be made from it."
+
+OUTPUT_NAMES = {
+    "sprite_sheet": "sprite-sheet.png",
+    "sheet_json": "sprite-sheet.json",
+    "gif": "animation.gif",
+    "frames_zip": "frames.zip",
+}
+
+
+class PixelArtRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def settings_key(*, source: HistoryItem, options: Options) -> str:
+    """Names the settings and the exact file they apply to."""
+    identity = {"options": options.as_dict(), "video": source.sha256 or source.video.name}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.PIXELART_STALE_SECONDS)
+
+
+def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[PixelArt, bool]:
+    """The pixel art for these settings of this video, and whether it existed already.
+
+    The same settings on the same video give the earlier result (finished or still
+    being made) instead of a second one; one whose worker died is started again."""
+    if source.user_id != user.pk:
+        raise PixelArtRefused("Not your video.")
+    if source.task.status != TaskStatus.COMPLETED or not source.video:
+        raise PixelArtRefused("Only a finished video can be turned into pixel art.")
+    key = settings_key(source=source, options=options)
+    existing = _live(source, key)
+    if existing is not None:
+        _restart_if_abandoned(existing)
+        return existing, True
+    try:
+        with transaction.atomic():
+            art = PixelArt.objects.create(user=user, source=source, options=options.as_dict(), settings_key=key)
+            enqueue_pixel_art(art.pk)
+    except IntegrityError:
+        # The same request, a moment earlier, from another tab or process.
+        existing = _live(source, key)
+        if existing is None:
+            raise
+        return existing, True
+    logger.info("pixel art %s requested for history item %s", art.pk, source.pk)
+    return art, False
+
+
+def _live(source: HistoryItem, key: str) -> PixelArt | None:
+    return PixelArt.objects.filter(source=source, settings_key=key).exclude(status=PixelArtStatus.FAILED).first()
+
+
+def _restart_if_abandoned(art: PixelArt) -> None:
+    if not art.is_finished and art.updated_at < _stale_before():
+        logger.warning("pixel art %s quiet since %s: enqueued again", art.pk, art.updated_at)
+        enqueue_pixel_art(art.pk)
+
+
+def enqueue_pixel_art(pixel_art_id: UUID | str) -> None:
+    from pixelart.tasks import make_pixel_art_step
+
+    make_pixel_art_step.enqueue(str(pixel_art_id))
+
+
+def _move(pixel_art_id, *, to: str, only_from: Q, **changes) -> bool:
+    """The one way a pixel art's status changes: a conditional update, so two workers
+    cannot both claim or finish it. False when the row was not in an allowed state."""
+    now = timezone.now()
+    if to in (PixelArtStatus.COMPLETED, PixelArtStatus.FAILED):
+        changes.setdefault("finished_at", now)
+    return PixelArt.objects.filter(only_from, pk=pixel_art_id).update(status=to, updated_at=now, **changes) == 1
+
+
+def make_pixel_art(*, pixel_art_id: UUID | str) -> None:
+    """The background step. Safe to run twice: only a waiting row (or one abandoned by
+    a dead worker) is claimed; the files are written under names of the row's own."""
+    claimable = Q(status=PixelArtStatus.PENDING) | Q(status=PixelArtStatus.RUNNING, updated_at__lt=_stale_before())
+    if not _move(pixel_art_id, to=PixelArtStatus.RUNNING, only_from=claimable, progress=0, attempts=F("attempts") + 1):
+        return
+    art = PixelArt.objects.select_related("source").get(pk=pixel_art_id)
+    source = art.source
+    if not source.video or not source.video.storage.exists(source.video.name):
+        fail_pixel_art(pixel_art_id=art.pk, message=SOURCE_MISSING, detail=f"missing file: {source.video.name!r}")
+        return
+    options = Options(**art.options)
+
+    def report(percent: int) -> None:
+        PixelArt.objects.filter(pk=art.pk, status=PixelArtStatus.RUNNING).update(progress=min(percent, 99), updated_at=timezone.now())
+
+    try:
+        with source.video.storage.open(source.video.name, "rb") as video:
+            result = render(video, options, duration=source.duration_seconds or 0.0, on_progress=report)
+    except RenderError as error:
+        fail_pixel_art(pixel_art_id=art.pk, message=str(error), detail=repr(error.__cause__ or error))
+        return
+    except FileNotFoundError as error:
+        fail_pixel_art(pixel_art_id=art.pk, message=SOURCE_MISSING, detail=repr(error))
+        return
+    names = _store(art, result)
+    done = _move(
+        art.pk,
+        to=PixelArtStatus.COMPLETED,
+        only_from=Q(status=PixelArtStatus.RUNNING),
+        progress=100,
+        frame_count=result.frame_count,
+        width=result.width,
+        height=result.height,
+        colors=len(result.colours),
+        frame_durations=result.durations_ms,
+        error_message="",
+        error_detail="",
+        **names,
+    )
+    logger.info("pixel art %s %s: %d frames of %dx%d", art.pk, "done" if done else "finished elsewhere", result.frame_count, result.width, result.height)
+
+
+def fail_pixel_art(*, pixel_art_id: UUID | str, message: str, detail: str = "") -> bool:
+    moved = _move(
+        pixel_art_id,
+        to=PixelArtStatus.FAILED,
+        only_from=Q(status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING]),
+        error_message=message[:500],
+        error_detail=detail or message,
+    )
+    if moved:
+        logger.warning("pixel art %s failed: %s", pixel_art_id, detail or message)
+    return moved
+
+
+def _store(art: PixelArt, result: Result) -> dict[str, str]:
+    contents = {
+        "sprite_sheet": result.sheet_png,
+        "sheet_json": result.sheet_json,
+        "gif": result.gif,
+        "frames_zip": result.zip,
+    }
+    stored = {}
+    for field, content in contents.items():
+        file_field = getattr(art, field)
+        name = f"pixelart/{art.source_id}/{art.pk}/{OUTPUT_NAMES[field]}"
+        # A second run writes the same names again rather than leaving a copy beside them.
+        file_field.storage.delete(name)
+        stored[field] = file_field.storage.save(name, ContentFile(content))
+    return stored
+

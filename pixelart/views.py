@@ -1,0 +1,94 @@
+"""Pixel-art pages: the form, the section on a video's detail page, and the files,
+served only to their owner."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from generation.models import TaskStatus
+from history.models import HistoryItem
+from history.selectors import history_for
+from pixelart.forms import PixelArtForm
+from pixelart.models import PixelArt
+from pixelart.selectors import frame_image, open_output, pixel_arts_for, pixel_arts_of, png_bytes
+from pixelart.services import PixelArtRefused, request_pixel_art
+
+REFRESH_SECONDS = 2
+
+
+def _detail_url(item: HistoryItem) -> str:
+    return reverse("history:detail", args=[item.pk]) + "#pixel-art"
+
+
+@login_required
+def new(request: HttpRequest, item_id) -> HttpResponse:
+    # Another user's video is a 404: its existence is not theirs to know.
+    item = get_object_or_404(history_for(request.user), pk=item_id)
+    if item.task.status != TaskStatus.COMPLETED or not item.video:
+        messages.info(request, "Only a finished video can be turned into pixel art.")
+        return redirect("history:detail", item.pk)
+    if request.method == "POST":
+        form = PixelArtForm(request.POST, source=item)
+        if form.is_valid():
+            try:
+                art, reused = request_pixel_art(user=request.user, source=item, options=form.options)
+            except PixelArtRefused as refused:
+                form.add_error(None, refused.message)
+            else:
+                if reused:
+                    messages.info(request, "You asked for these settings before; here is that result.")
+                else:
+                    messages.success(request, "Making your pixel art. You can leave this page; it will be here.")
+                return redirect(_detail_url(item))
+    else:
+        form = PixelArtForm(source=item)
+    return render(request, "pixelart/new.html", {"form": form, "item": item})
+
+
+@login_required
+@require_GET
+def section(request: HttpRequest, item_id) -> HttpResponse:
+    """The detail page's pixel-art section again, for its poller."""
+    item = get_object_or_404(history_for(request.user), pk=item_id)
+    return render(request, "pixelart/_section.html", section_context(item))
+
+
+def section_context(item: HistoryItem) -> dict:
+    arts = list(pixel_arts_of(item))
+    return {
+        "item": item,
+        "arts": arts,
+        "watching": any(not art.is_finished for art in arts),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+def _own(request: HttpRequest, art_id) -> PixelArt:
+    return get_object_or_404(pixel_arts_for(request.user), pk=art_id)
+
+
+@login_required
+@require_GET
+def output(request: HttpRequest, art_id, name: str) -> FileResponse:
+    art = _own(request, art_id)
+    opened = open_output(art, name)
+    if opened is None:
+        raise Http404("No such file.")
+    stored, content_type, download_name = opened
+    return FileResponse(stored, content_type=content_type, as_attachment=name.endswith((".zip", ".json")), filename=download_name)
+
+
+@login_required
+@require_GET
+def frame(request: HttpRequest, art_id, index: int) -> HttpResponse:
+    art = _own(request, art_id)
+    try:
+        image = frame_image(art, index)
+    except LookupError:
+        raise Http404("No such frame.") from None
+    return HttpResponse(png_bytes(image), content_type="image/png")

@@ -1,0 +1,28 @@
+import pytest
+
+from history.models import HistoryItem
+from tests.factories import make_user
+from tests.generation.test_downloads import finished_at_sandbox
+from tests.support import run_queued_tasks
+
+
+def completed_video(sandbox, *, user=None, prompt: str = "a pixel knight crosses a bridge") -> HistoryItem:
+    """A video made by the sandbox and brought home by the real download step (run
+    from the queue, as a worker would, so nothing is left queued)."""
+    task = finished_at_sandbox(sandbox, prompt=prompt)
+    if user is not None:
+        task.job.user = user
+        task.job.save(update_fields=["user"])
+        HistoryItem.objects.filter(task=task).update(user=user)
+    run_queued_tasks()
+    return HistoryItem.objects.select_related("task").get(task=task)
+
+
+@pytest.fixture
+def owner(db):
+    return make_user("pia")
+
+
+@pytest.fixture
+def video(sandbox, owner) -> HistoryItem:
+    return completed_video(sandbox, user=owner)

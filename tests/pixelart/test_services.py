@@ -1,0 +1,108 @@
+"""Asking for pixel art and the background step that makes it, on a real sandbox
+video: the result and its files, reuse of an earlier identical request, and sources
+that are gone or damaged."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from generation.models import TaskStatus
+from pixelart.models import PixelArt, PixelArtStatus
+from pixelart.render import Options
+from pixelart.services import SOURCE_MISSING, PixelArtRefused, make_pixel_art, request_pixel_art
+from tests.factories import make_task
+from tests.support import queued_tasks, run_queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_request_runs_in_the_background_and_stores_every_file(video, owner):
+    art, reused = request_pixel_art(user=owner, source=video, options=Options(size=32, frames=6, colors=8))
+    assert not reused and art.status == PixelArtStatus.PENDING
+    assert [t.task_result.args for t in queued_tasks("make_pixel_art_step")] == [[str(art.pk)]]
+
+    assert run_queued_tasks() == 1
+    art.refresh_from_db()
+    assert (art.status, art.progress, art.attempts) == (PixelArtStatus.COMPLETED, 100, 1)
+    assert (art.frame_count, art.width, art.height) == (6, 32, 32) and 2 <= art.colors <= 8
+    sheet = Image.open(default_storage.open(art.sprite_sheet.name))
+    description = json.loads(default_storage.open(art.sheet_json.name).read())
+    assert description["meta"]["size"] == {"w": sheet.width, "h": sheet.height} == {"w": 96, "h": 64}
+    assert Image.open(default_storage.open(art.gif.name)).n_frames == 6
+    assert default_storage.open(art.frames_zip.name).read(2) == b"PK"
+    assert art.sprite_sheet.name == f"pixelart/{video.pk}/{art.pk}/sprite-sheet.png"
+
+
+def test_the_same_settings_on_the_same_video_reuse_the_result(video, owner):
+    first, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    run_queued_tasks()
+    again, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    assert reused and again.pk == first.pk and again.status == PixelArtStatus.COMPLETED
+    assert queued_tasks() == []  # nothing made twice
+    other, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=3))
+    assert not reused and other.pk != first.pk
+    assert PixelArt.objects.filter(source=video).count() == 2
+
+
+def test_running_the_step_twice_makes_the_files_once(video, owner, settings):
+    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    run_queued_tasks()
+    names = sorted(f.name for f in PixelArt.objects.get(pk=art.pk).files())
+    make_pixel_art(pixel_art_id=art.pk)  # a duplicate delivery of the step: a no-op
+    art.refresh_from_db()
+    assert art.attempts == 1 and sorted(f.name for f in art.files()) == names
+    stored = sorted(str(p.relative_to(settings.MEDIA_ROOT)) for p in (settings.MEDIA_ROOT / "pixelart").rglob("*") if p.is_file())
+    assert stored == names
+
+
+def test_a_deleted_source_fails_with_a_clear_message_and_a_new_request_tries_again(video, owner):
+    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    default_storage.delete(video.video.name)
+    run_queued_tasks()
+    art.refresh_from_db()
+    assert art.status == PixelArtStatus.FAILED and art.error_message == SOURCE_MISSING
+    assert not art.files()
+    again, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    assert not reused and again.pk != art.pk  # a failure is not reused
+
+
+def test_a_corrupt_source_fails_with_a_clear_message(video, owner):
+    with default_storage.open(video.video.name, "rb") as stored:
+        head = stored.read(64)
+    default_storage.delete(video.video.name)
+    default_storage.save(video.video.name, io.BytesIO(head + b"\x00garbage" * 4000))
+    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    run_queued_tasks()
+    art.refresh_from_db()
+    assert art.status == PixelArtStatus.FAILED
+    assert "could not be read" in art.error_message and "damaged" in art.error_message
+    assert art.error_detail  # the decoder's own words, for staff
+
+
+def test_an_unfinished_video_is_refused(owner):
+    task = make_task(user=owner, status=TaskStatus.IN_PROGRESS)
+    with pytest.raises(PixelArtRefused, match="finished video"):
+        request_pixel_art(user=owner, source=task.history_item, options=Options())
+    assert not PixelArt.objects.exists()
+
+
+def test_an_abandoned_render_is_taken_over(video, owner, settings):
+    """A worker that died mid-way leaves the row RUNNING; asking again once it has been
+    quiet past the limit starts it again, and the new worker may claim it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    queued_tasks()[0].delete()
+    PixelArt.objects.filter(pk=art.pk).update(status=PixelArtStatus.RUNNING, updated_at=timezone.now() - timedelta(hours=1))
+    again, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    assert reused and again.pk == art.pk
+    assert run_queued_tasks() == 1
+    art.refresh_from_db()
+    assert art.status == PixelArtStatus.COMPLETED and art.attempts == 1

@@ -1,0 +1,145 @@
+"""The pixel-art pages: the form from a video's detail page, the section that shows
+progress and then the frames, owner-only files, and "Use as input image" opening the
+Generate form with the frame attached."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from generation.models import Job, TaskStatus
+from pixelart.models import PixelArt, PixelArtStatus
+from pixelart.render import Options
+from pixelart.services import request_pixel_art
+from tests.factories import fund, make_task, make_user
+from tests.support import queued_tasks, run_queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pia(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def finished_art(owner, video, **options) -> PixelArt:
+    art, _ = request_pixel_art(user=owner, source=video, options=Options(**options))
+    run_queued_tasks()
+    art.refresh_from_db()
+    assert art.status == PixelArtStatus.COMPLETED
+    return art
+
+
+def test_the_detail_page_of_a_finished_video_offers_pixel_art(pia, video):
+    page = pia.get(reverse("history:detail", args=[video.pk])).content.decode()
+    assert reverse("pixelart:new", args=[video.pk]) in page
+    form = pia.get(reverse("pixelart:new", args=[video.pk])).content.decode()
+    for name in ("size", "width", "fit", "start", "end", "fps", "frames", "palette", "colors", "dither", "transparent"):
+        assert f'name="{name}"' in form, name
+    assert 'value="pico-8"' in form and 'value="game-boy"' in form and 'value="floyd-steinberg"' in form
+
+
+def test_an_unfinished_video_has_no_pixel_art_form(pia, owner):
+    item = make_task(user=owner, status=TaskStatus.IN_PROGRESS).history_item
+    page = pia.get(reverse("history:detail", args=[item.pk])).content.decode()
+    assert reverse("pixelart:new", args=[item.pk]) not in page
+    assert pia.get(reverse("pixelart:new", args=[item.pk])).status_code == 302
+
+
+def test_submitting_the_form_starts_it_and_the_section_shows_progress_then_frames(pia, video):
+    url = reverse("pixelart:new", args=[video.pk])
+    data = {"size": "32", "fit": "pad", "frames": "4", "palette": "game-boy", "dither": "floyd-steinberg", "transparent": "on"}
+    response = pia.post(url, data)
+    assert response.status_code == 302 and response["Location"].endswith("#pixel-art")
+    art = PixelArt.objects.get(source=video)
+    assert art.options["palette"] == "game-boy" and art.options["transparent"] is True and art.options["fit"] == "pad"
+
+    section_url = reverse("pixelart:section", args=[video.pk])
+    waiting = pia.get(section_url).content.decode()
+    assert 'data-watching="true"' in waiting and "<progress" in waiting
+
+    run_queued_tasks()
+    done = pia.get(section_url).content.decode()
+    assert "data-watching" not in done  # the poller stops once nothing is unfinished
+    assert done.count("Use as input image") == 4
+    for name in ("sprite-sheet.png", "sprite-sheet.json", "animation.gif", "frames.zip"):
+        assert reverse("pixelart:output", args=[art.pk, name]) in done
+
+    again = pia.post(url, data)  # the same settings: the earlier result, not a second one
+    assert again.status_code == 302 and PixelArt.objects.filter(source=video).count() == 1
+
+
+def test_bad_settings_are_shown_on_the_form(pia, video):
+    response = pia.post(reverse("pixelart:new", args=[video.pk]), {"size": "64", "width": "100", "colors": "1", "start": "99"})
+    page = response.content.decode()
+    assert response.status_code == 200 and not PixelArt.objects.exists()
+    assert "Ensure this value is greater than or equal to 2" in page
+
+
+def test_files_and_frames_are_served_to_their_owner_only(client, pia, owner, video):
+    art = finished_art(owner, video, size=16, frames=3, transparent=True)
+    gif = pia.get(reverse("pixelart:output", args=[art.pk, "animation.gif"]))
+    assert gif.status_code == 200 and gif["Content-Type"] == "image/gif"
+    assert Image.open(io.BytesIO(b"".join(gif.streaming_content))).n_frames == 3
+    frame = pia.get(reverse("pixelart:frame", args=[art.pk, 2]))
+    assert frame.status_code == 200 and Image.open(io.BytesIO(frame.content)).size == (16, 16)
+    assert pia.get(reverse("pixelart:frame", args=[art.pk, 3])).status_code == 404
+    assert pia.get(reverse("pixelart:output", args=[art.pk, "passwords.txt"])).status_code == 404
+
+    client.force_login(make_user("quinn"))
+    for url in (
+        reverse("pixelart:output", args=[art.pk, "animation.gif"]),
+        reverse("pixelart:output", args=[art.pk, "sprite-sheet.png"]),
+        reverse("pixelart:frame", args=[art.pk, 0]),
+        reverse("pixelart:new", args=[video.pk]),
+        reverse("pixelart:section", args=[video.pk]),
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("pixelart:new", args=[video.pk]), {"size": "16"}).status_code == 404
+    assert PixelArt.objects.count() == 1
+    client.logout()
+    assert client.get(reverse("pixelart:output", args=[art.pk, "animation.gif"])).status_code == 302  # to the login
+
+
+def test_use_as_input_image_opens_generate_with_the_frame_attached(pia, owner, video):
+    fund(owner, 20)
+    art = finished_art(owner, video, size=16, frames=2)
+    page = pia.get(reverse("generation:generate"), {"frame": f"pixelart:{art.pk}:1"}).content.decode()
+    assert f'name="frame" value="pixelart:{art.pk}:1"' in page
+    assert re.search(r'<option value="([^"]+)" selected', page).group(1) == "kling-2.1-i2v"  # an image-to-video model
+
+    response = pia.post(reverse("generation:generate"), {
+        "frame": f"pixelart:{art.pk}:1", "prompt": "the knight starts to run", "model": "kling-2.1-i2v", "duration": "5",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Job.objects.get(prompt="the knight starts to run")
+    with job.input_image.open("rb") as stored:
+        attached = Image.open(stored)
+        attached.load()
+    assert attached.size == (256, 256)  # 16×16 enlarged 16 times, hard edges
+    assert len(attached.getcolors(1 << 16)) <= art.colors
+
+
+def test_the_last_frame_of_a_video_can_be_the_input_image(pia, owner, video):
+    fund(owner, 20)
+    page = pia.get(reverse("generation:generate"), {"frame": f"video:{video.pk}"}).content.decode()
+    assert f'value="video:{video.pk}"' in page and "the last frame of your video" in page
+    response = pia.post(reverse("generation:generate"), {
+        "frame": f"video:{video.pk}", "prompt": "what happens next", "model": "kling-2.1-i2v", "duration": "5",
+    })
+    assert response.status_code == 302
+    with Job.objects.get(prompt="what happens next").input_image.open("rb") as stored:
+        assert Image.open(stored).size == (video.width, video.height)
+
+
+def test_someone_elses_frame_is_not_attached(client, owner, video):
+    art = finished_art(owner, video, size=16, frames=1)
+    client.force_login(make_user("quinn"))
+    page = client.get(reverse("generation:generate"), {"frame": f"pixelart:{art.pk}:0"}).content.decode()
+    assert 'name="frame"' not in page and "not available" in page
+    assert not queued_tasks()
