@@ -22,7 +22,7 @@ from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.palettes import PALETTE_CHOICES
 from pixelart.render import MAX_FPS, MAX_FRAMES, SIZE_PRESETS
 from pixelart.selectors import open_output, pixel_arts_for
-from pixelart.services import PixelArtRefused, request_pixel_art
+from pixelart.services import PixelArtRefused, check_source, request_pixel_art
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -118,9 +118,10 @@ class PixelArtCreateView(APIView):
     )
     def post(self, request, item_id):
         item = get_object_or_404(history_for(request.user), pk=item_id)
-        serializer = PixelArtRequestSerializer(data=request.data, context={"request": request, "source": item})
-        serializer.is_valid(raise_exception=True)
         try:
+            check_source(item)  # first: the options are judged against the finished video
+            serializer = PixelArtRequestSerializer(data=request.data, context={"request": request, "source": item})
+            serializer.is_valid(raise_exception=True)
             art, reused = request_pixel_art(user=request.user, source=item, options=serializer.validated_data["options"])
         except PixelArtRefused as refused:
             raise ApiError(status_code=status.HTTP_409_CONFLICT, code="not_completed", message=refused.message) from refused

@@ -13,6 +13,7 @@ from django.db import transaction
 from generation.models import Task
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
+from pixelart.selectors import pixel_art_files
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def delete_history_item(*, item: HistoryItem) -> None:
     or its video would arrive with nowhere to go."""
     if not item.task.is_finished:
         raise TransitionRefused(item.task, "deleted")
-    files = [f for f in (item.video, item.poster) if f]
+    files = [f for f in (item.video, item.poster) if f] + pixel_art_files(item)
     item_id = item.pk
     with transaction.atomic():
         item.delete()

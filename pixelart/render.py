@@ -81,7 +81,7 @@ class FramePlan:
     def durations_ms(self) -> list[int]:
         """Each frame's duration in whole hundredths (what GIF stores), rounded on the
         running total so a long animation keeps time: 24 fps is 40, 40, 50, 40, ..."""
-        hundredths = [round(100 * i * self.frame_seconds) for i in range(self.count + 1)]
+        hundredths = [math.floor(100 * i * self.frame_seconds + 0.5) for i in range(self.count + 1)]
         return [10 * (b - a) for a, b in zip(hundredths, hundredths[1:])]
 
 

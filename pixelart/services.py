@@ -56,8 +56,7 @@ def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[P
     being made) instead of a second one; one whose worker died is started again."""
     if source.user_id != user.pk:
         raise PixelArtRefused("Not your video.")
-    if source.task.status != TaskStatus.COMPLETED or not source.video:
-        raise PixelArtRefused("Only a finished video can be turned into pixel art.")
+    check_source(source)
     key = settings_key(source=source, options=options)
     existing = _live(source, key)
     if existing is not None:
@@ -75,6 +74,13 @@ def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[P
         return existing, True
     logger.info("pixel art %s requested for history item %s", art.pk, source.pk)
     return art, False
+
+
+def check_source(source: HistoryItem) -> None:
+    """Raise PixelArtRefused unless `source` is a finished video (callers may check
+    before validating settings that depend on the video)."""
+    if source.task.status != TaskStatus.COMPLETED or not source.video:
+        raise PixelArtRefused("Only a finished video can be turned into pixel art.")
 
 
 def _live(source: HistoryItem, key: str) -> PixelArt | None:

@@ -10,13 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from generation.models import TaskStatus
 from history.models import HistoryItem
 from history.selectors import history_for
 from pixelart.forms import PixelArtForm
 from pixelart.models import PixelArt
 from pixelart.selectors import frame_image, open_output, pixel_arts_for, pixel_arts_of, png_bytes
-from pixelart.services import PixelArtRefused, request_pixel_art
+from pixelart.services import PixelArtRefused, check_source, request_pixel_art
 
 REFRESH_SECONDS = 2
 
@@ -29,8 +28,10 @@ def _detail_url(item: HistoryItem) -> str:
 def new(request: HttpRequest, item_id) -> HttpResponse:
     # Another user's video is a 404: its existence is not theirs to know.
     item = get_object_or_404(history_for(request.user), pk=item_id)
-    if item.task.status != TaskStatus.COMPLETED or not item.video:
-        messages.info(request, "Only a finished video can be turned into pixel art.")
+    try:
+        check_source(item)
+    except PixelArtRefused as refused:
+        messages.info(request, refused.message)
         return redirect("history:detail", item.pk)
     if request.method == "POST":
         form = PixelArtForm(request.POST, source=item)

@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
     # The docs pages' scripts are served from our own static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Two models have a "status": name each set of choices.
+    "ENUM_NAME_OVERRIDES": {"PixelArtStatusEnum": "pixelart.models.PixelArtStatus"},
 }
 
 # Served over https behind a TLS-terminating proxy (production): trust the proxy's

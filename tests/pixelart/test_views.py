@@ -143,3 +143,13 @@ def test_someone_elses_frame_is_not_attached(client, owner, video):
     page = client.get(reverse("generation:generate"), {"frame": f"pixelart:{art.pk}:0"}).content.decode()
     assert 'name="frame"' not in page and "not available" in page
     assert not queued_tasks()
+
+
+def test_deleting_the_video_deletes_its_pixel_art_and_files(pia, owner, video, settings, django_capture_on_commit_callbacks):
+    art = finished_art(owner, video, size=16, frames=2)
+    names = [f.name for f in art.files()]
+    assert len(names) == 4 and all((settings.MEDIA_ROOT / name).exists() for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pia.post(reverse("history:delete", args=[video.pk])).status_code == 302
+    assert not PixelArt.objects.exists()
+    assert not any((settings.MEDIA_ROOT / name).exists() for name in names)

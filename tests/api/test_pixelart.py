@@ -1,0 +1,118 @@
+"""POST /api/history/{id}/pixel-art/ and GET /api/pixel-art/{id}/: 202, 200, 400 with
+field errors, 404 for what is not yours, and files fetched with the API token."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from generation.models import TaskStatus
+from pixelart.models import PixelArt
+from tests.api.conftest import error_of
+from tests.factories import make_task
+from tests.pixelart.conftest import completed_video
+from tests.support import queued_tasks, run_queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def video(sandbox, user):
+    return completed_video(sandbox, user=user)
+
+
+def test_the_issues_example_answers_202_then_200_with_files(api, video):
+    response = api.post(f"/api/history/{video.pk}/pixel-art/", {"size": 64, "colors": 16, "fps": 8, "frames": 12}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert {"id", "status"} <= set(body) and body["status"] == "pending" and body["reused"] is False
+
+    pending = api.get(f"/api/pixel-art/{body['id']}/").json()
+    assert pending["status"] == "pending" and pending["sprite_sheet_url"] is None
+
+    run_queued_tasks()
+    done = api.get(f"/api/pixel-art/{body['id']}/")
+    assert done.status_code == 200
+    result = done.json()
+    assert {"id", "status", "frame_count", "width", "height", "colors", "sprite_sheet_url", "gif_url", "zip_url", "metadata_url"} <= set(result)
+    assert (result["status"], result["frame_count"], result["width"], result["height"]) == ("completed", 12, 64, 64)
+    assert 2 <= result["colors"] <= 16
+    assert result["frame_durations"] == [130, 120] * 6  # 8 fps in whole hundredths (as GIF keeps time), 1.5 s in all
+
+    sheet = api.get(result["sprite_sheet_url"])
+    assert sheet.status_code == 200 and sheet["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(b"".join(sheet.streaming_content)))
+    metadata = json.loads(b"".join(api.get(result["metadata_url"]).streaming_content))
+    assert metadata["meta"]["size"] == {"w": image.width, "h": image.height} and len(metadata["frames"]) == 12
+    gif = Image.open(io.BytesIO(b"".join(api.get(result["gif_url"]).streaming_content)))
+    assert gif.n_frames == 12
+    assert b"".join(api.get(result["zip_url"]).streaming_content)[:2] == b"PK"
+
+
+def test_the_same_options_give_the_same_result(api, video):
+    first = api.post(f"/api/history/{video.pk}/pixel-art/", {"size": 16, "frames": 2}, format="json").json()
+    run_queued_tasks()
+    again = api.post(f"/api/history/{video.pk}/pixel-art/", {"frames": 2, "size": 16, "palette": "adaptive", "colors": 16}, format="json")
+    assert again.status_code == 202 and again.json()["id"] == first["id"] and again.json()["reused"] is True
+    assert again.json()["status"] == "completed" and not queued_tasks()
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"size": 65}, "size"),
+        ({"size": 64, "width": 100}, "width"),
+        ({"colors": 1}, "colors"),
+        ({"colors": 300}, "colors"),
+        ({"palette": "pico-8", "colors": 4}, "colors"),
+        ({"palette": "sepia"}, "palette"),
+        ({"dither": "ordered"}, "dither"),
+        ({"fit": "stretch"}, "fit"),
+        ({"fps": 0}, "fps"),
+        ({"fps": 60}, "fps"),
+        ({"fps": 50, "frames": 300}, "frames"),
+        ({"start": 30}, "start"),
+        ({"start": 2, "end": 1}, "end"),
+        ({"frames": "many"}, "frames"),
+        ({"transparent": "sometimes"}, "transparent"),
+        ({"colours": 8}, "colours"),
+    ],
+)
+def test_bad_options_are_400_with_field_errors(api, video, options, field):
+    response = api.post(f"/api/history/{video.pk}/pixel-art/", options, format="json")
+    assert response.status_code == 400, response.content
+    error = error_of(response)
+    assert error["code"] == "invalid" and field in error["fields"], error
+    assert not PixelArt.objects.exists()
+
+
+def test_other_users_videos_and_results_are_404(api, user, other_user, sandbox):
+    from rest_framework.test import APIClient
+
+    from api.services import token_for
+
+    theirs = completed_video(sandbox, user=other_user, prompt="frank's video")
+    assert api.post(f"/api/history/{theirs.pk}/pixel-art/", {}, format="json").status_code == 404
+    frank = APIClient()
+    frank.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user=other_user)}")
+    art_id = frank.post(f"/api/history/{theirs.pk}/pixel-art/", {"size": 16, "frames": 1}, format="json").json()["id"]
+    run_queued_tasks()
+    for url in (f"/api/pixel-art/{art_id}/", f"/api/pixel-art/{art_id}/files/animation.gif"):
+        response = api.get(url)
+        assert response.status_code == 404 and error_of(response)["code"] == "not_found", url
+        assert frank.get(url).status_code == 200, url
+    assert api.get("/api/pixel-art/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_an_unfinished_video_is_a_409(api, user):
+    item = make_task(user=user, status=TaskStatus.QUEUED).history_item
+    response = api.post(f"/api/history/{item.pk}/pixel-art/", {}, format="json")
+    assert response.status_code == 409 and error_of(response)["code"] == "not_completed"
+
+
+def test_not_a_json_object_is_400(api, video):
+    response = api.post(f"/api/history/{video.pk}/pixel-art/", [1, 2], format="json")
+    assert response.status_code == 400 and error_of(response)["code"] == "invalid"
