@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from generation.catalog import MODELS
-from generation.forms import ALL_DURATIONS, ALL_RATIOS, GenerationForm
+from generation.forms import ALL_DURATIONS, ALL_RATIOS, ALL_RESOLUTIONS, GenerationForm
 from generation.models import Job, Task, TaskStatus
 from generation.planning import MAX_VIDEOS_PER_JOB, JobMode
 from generation.selectors import JobProgress
@@ -28,7 +28,16 @@ class JobCreateSerializer(serializers.Serializer):
     # Blank is let through to the form, which says what is missing in its own words.
     prompt = serializers.CharField(allow_blank=True, help_text="What the video shows; up to 1000 characters with the style added.")
     model = serializers.CharField(allow_blank=True, help_text=f"One of: {MODEL_KEYS}.")
-    duration = serializers.IntegerField(help_text=f"Seconds; each model allows some of {', '.join(map(str, ALL_DURATIONS))}.")
+    duration = serializers.IntegerField(
+        required=False, help_text="Seconds, one of the model's durations (GET /api/models/). Default: the model's."
+    )
+    resolution = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text=f"One of the model's resolutions ({', '.join(ALL_RESOLUTIONS)} across models). Default: the model's.",
+    )
+    audio = serializers.BooleanField(
+        required=False, allow_null=True, help_text="Generate sound, for models with a sound switch. Default: the model's."
+    )
     styles = serializers.ListField(
         child=serializers.CharField(), required=False, help_text=f"Style presets, any of: {STYLE_KEYS}. Default: none."
     )
@@ -44,13 +53,14 @@ class JobCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, allow_null=True, help_text="0 to 2147483647, for models that take one.")
     negative_prompt = serializers.CharField(required=False, allow_blank=True, help_text="What to avoid.")
     image = serializers.ImageField(required=False, help_text="Input image for image-to-video models (multipart only).")
+    end_image = serializers.ImageField(required=False, help_text="Last-frame image, for models that take one (multipart only).")
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Send a JSON object (or a form)."]})
         errors = {}
         for name, field in self.fields.items():
-            if name == "image" or name not in data or data.get(name) is None:
+            if name in ("image", "end_image") or name not in data or data.get(name) is None:
                 continue
             value = data.getlist(name) if isinstance(data, QueryDict) and isinstance(field, serializers.ListField) else data.get(name)
             try:
@@ -69,10 +79,16 @@ class JobCreateSerializer(serializers.Serializer):
 
 
 def _form_data(data: Mapping):
-    """JSON nulls mean "not given" to the form."""
+    """JSON nulls mean "not given" to the form; JSON booleans become its sound choice."""
     if isinstance(data, QueryDict):
+        data = data.copy()
+        if "audio" in data:
+            data["audio"] = {"true": "on", "false": "off", "1": "on", "0": "off"}.get(data["audio"].lower(), data["audio"])
         return data
-    return {key: value for key, value in data.items() if value is not None}
+    values = {key: value for key, value in data.items() if value is not None}
+    if isinstance(values.get("audio"), bool):
+        values["audio"] = "on" if values["audio"] else "off"
+    return values
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -96,6 +112,41 @@ class ResultSerializer(serializers.ModelSerializer):
         return self._absolute(item.poster)
 
 
+class ModelOptionsSerializer(serializers.Serializer):
+    durations = serializers.ListField(child=serializers.IntegerField(), help_text="Seconds.")
+    default_duration = serializers.IntegerField()
+    aspect_ratios = serializers.ListField(child=serializers.CharField(), help_text="Empty: the model decides (the image's shape, or its own).")
+    default_aspect_ratio = serializers.CharField(allow_blank=True)
+    resolutions = serializers.ListField(child=serializers.CharField(), help_text="Empty: no choice.")
+    default_resolution = serializers.CharField(allow_blank=True)
+    audio = serializers.BooleanField(help_text="Whether the model has a sound switch.")
+    default_audio = serializers.BooleanField()
+    seed = serializers.BooleanField(help_text="Whether the model takes a seed.")
+    negative_prompt = serializers.BooleanField(help_text="Whether the model takes a negative prompt.")
+    image = serializers.ChoiceField(choices=["required", "none"], help_text="Whether an input image is needed.")
+    image_field = serializers.CharField(allow_blank=True, help_text="The endpoint's name for the image.")
+    end_image = serializers.BooleanField(help_text="Whether a last-frame image may be sent.")
+    end_image_field = serializers.CharField(allow_blank=True)
+
+
+class ModelPriceSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_null=True, help_text="fal's published price, in fal's words.")
+    published = serializers.BooleanField(help_text="False: an estimate; the text says from what.")
+    source = serializers.CharField(allow_blank=True)
+
+
+class CatalogModelSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    endpoint = serializers.CharField(help_text="The fal endpoint id.")
+    family = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["text-to-video", "image-to-video"])
+    options = ModelOptionsSerializer()
+    credits_per_video = serializers.IntegerField()
+    price = ModelPriceSerializer()
+
+
 class TaskSerializer(serializers.ModelSerializer):
     job = serializers.UUIDField(source="job_id", read_only=True)
     retried_from = serializers.UUIDField(source="retried_from_id", read_only=True, allow_null=True)
@@ -107,7 +158,9 @@ class TaskSerializer(serializers.ModelSerializer):
         fields = [
             "id", "job", "status", "variant_index", "style", "aspect_ratio", "seed", "queue_position", "progress",
             "last_log", "error_kind", "error_message", "retried_from", "created_at", "started_at", "finished_at", "result",
+            "endpoint", "arguments",
         ]
+        extra_kwargs = {"arguments": {"help_text": "What this attempt sends to the model (input images are added at submit)."}}
 
     @extend_schema_field(ResultSerializer(allow_null=True))
     def get_result(self, task: Task):
@@ -129,6 +182,8 @@ class JobProgressSerializer(serializers.Serializer):
 
 class JobSettingsSerializer(serializers.Serializer):
     duration = serializers.IntegerField(allow_null=True)
+    resolution = serializers.CharField(allow_blank=True)
+    audio = serializers.BooleanField(allow_null=True)
     styles = serializers.ListField(child=serializers.CharField())
     aspect_ratios = serializers.ListField(child=serializers.CharField())
     mode = serializers.ChoiceField(choices=JobMode.choices)
@@ -157,7 +212,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(JobSettingsSerializer)
     def get_settings(self, job: Job) -> dict:
-        values = job.form_settings()
+        values = {**job.form_settings(), "audio": job.params.get("audio")}
         return JobSettingsSerializer({key: values[key] for key in JobSettingsSerializer().fields}).data
 
     @extend_schema_field(JobProgressSerializer)

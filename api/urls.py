@@ -13,6 +13,7 @@ app_name = "api"
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
+    path("models/", views.ModelsView.as_view(), name="models"),
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from our own static files (drf-spectacular-sidecar). drf-spectacular's

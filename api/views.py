@@ -8,12 +8,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import ErrorSerializer, conflict, credit_error
 from api.serializers import (
+    CatalogModelSerializer,
     HistoryFilterSerializer,
     HistoryItemSerializer,
     JobCancellationSerializer,
@@ -28,7 +30,9 @@ from api.services import token_for
 from api.throttles import JobCreationThrottle, TokenThrottle
 from credits.selectors import credit_summary
 from credits.services import CreditRefused
+from generation.catalog import MODELS, describe
 from generation.models import Job, Task
+from generation.rules import NON_FIELD, RequestRefused
 from generation.selectors import jobs_for, jobs_with_tasks
 from generation.services import cancel_job, retry_task, start_generation
 from generation.transitions import TransitionRefused
@@ -76,6 +80,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             job = start_generation(user=request.user, **serializer.validated_data)
         except CreditRefused as refused:
             raise credit_error(refused) from refused
+        except RequestRefused as refused:  # the serializer checks first; this is the backstop
+            raise ValidationError(
+                {("non_field_errors" if key == NON_FIELD else key): value for key, value in refused.errors.items()}
+            ) from refused
         return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: JobSerializer, **NOT_FOUND})
@@ -155,6 +163,15 @@ class HistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(parameters=[HistoryFilterSerializer], responses={200: HistoryItemSerializer(many=True), 400: _error("Bad filter.")})
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+
+class ModelsView(APIView):
+    """The models you can choose, each with its own options (durations, aspect ratios,
+    resolutions, sound, seed, negative prompt, images), defaults and price."""
+
+    @extend_schema(responses={200: CatalogModelSerializer(many=True)})
+    def get(self, request):
+        return Response(CatalogModelSerializer([describe(spec) for spec in MODELS], many=True).data)
 
 
 class MeView(APIView):

@@ -105,7 +105,7 @@ class LedgerEntryAdmin(RecordsOnly, admin.ModelAdmin):
 
 @admin.register(ProviderCost)
 class ProviderCostAdmin(RecordsOnly, admin.ModelAdmin):
-    list_display = ["recorded_at", "provider", "model_key", "seconds", "usd_per_second", "amount_usd", "task_id"]
-    list_filter = ["provider", "model_key", "recorded_at"]
+    list_display = ["recorded_at", "provider", "model_key", "outcome", "seconds", "amount_usd", "basis", "estimated", "task_id"]
+    list_filter = ["provider", "model_key", "outcome", "estimated", "recorded_at"]
     search_fields = ["task__id", "model_key"]
     date_hierarchy = "recorded_at"

@@ -94,8 +94,9 @@ class LedgerEntry(models.Model):
 
 
 class ProviderCost(models.Model):
-    """What one provider call cost us, for reporting: recorded when its task completes,
-    at the catalog's list price per second of video."""
+    """What one provider call cost us, for reporting: recorded when its task finishes in
+    a way fal bills (see `credits.services.fal_bills`), by the model's published price
+    rule applied to what was sent (`generation.catalog.pricing`)."""
 
     task = models.OneToOneField(
         "generation.Task", on_delete=models.DO_NOTHING, db_constraint=False, related_name="provider_cost"
@@ -103,9 +104,12 @@ class ProviderCost(models.Model):
     provider = models.CharField(max_length=32)
     model_key = models.CharField(max_length=64, db_index=True)
     endpoint = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=16, default="completed", help_text="How the billed task finished.")
     seconds = models.DecimalField(max_digits=7, decimal_places=2)
-    usd_per_second = models.DecimalField(max_digits=8, decimal_places=4)
+    usd_per_second = models.DecimalField(max_digits=8, decimal_places=4, help_text="The amount over the seconds.")
     amount_usd = models.DecimalField(max_digits=10, decimal_places=4)
+    basis = models.CharField(max_length=200, blank=True, help_text="How the amount was reckoned.")
+    estimated = models.BooleanField(default=False, help_text="The model's price is an estimate, not fal's published figure.")
     recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -19,7 +19,7 @@ from django.db import transaction
 from credits.models import SETTLEMENTS, EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
 from credits.selectors import daily_limit_for, videos_started_today
 from generation.catalog import get_model
-from generation.models import Task, TaskStatus
+from generation.models import ErrorKind, Task, TaskStatus
 from generation.planning import plural
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def settle_task(*, task: Task) -> LedgerEntry | None:
     exactly once; a task with nothing reserved (made before credits existed) has
     nothing to settle. The unique constraints refuse a second settlement even if a
     future caller forgets this."""
-    if task.status == TaskStatus.COMPLETED:
+    if fal_bills(task):
         record_provider_cost(task=task)
     reservation = LedgerEntry.objects.filter(task=task, kind=EntryKind.RESERVE).first()
     if reservation is None or LedgerEntry.objects.filter(task=task, kind__in=SETTLEMENTS).exists():
@@ -151,20 +151,37 @@ def settle_task(*, task: Task) -> LedgerEntry | None:
     return _append(wallet, kind=kind, credits=reservation.credits, task=task)
 
 
+def fal_bills(task: Task) -> bool:
+    """Whether fal bills this finished task, as its billing notes say: a completed video,
+    and a request its model refused as invalid (422) once it had reached fal (fal "may"
+    bill those when a runner already spent time: we record them, marked as failed).
+    Server errors (5xx) are not billed; nothing that never reached fal is."""
+    if task.status == TaskStatus.COMPLETED:
+        return True
+    return task.status == TaskStatus.FAILED and bool(task.request_id) and task.error_kind == ErrorKind.VALIDATION
+
+
 def record_provider_cost(*, task: Task) -> ProviderCost | None:
+    """Record what fal bills for this task, by the model's published price rule and
+    what was actually sent (seconds, resolution, sound). Once per task."""
     if ProviderCost.objects.filter(task=task).exists():
         return None
     job = task.job
     spec = get_model(job.model_key)
-    seconds = Decimal(str(job.params.get("duration") or 0))
+    charge = spec.charge_for(task.arguments)
+    seconds = spec.seconds_of(task.arguments)
+    amount = charge.usd if charge else Decimal(0)
     return ProviderCost.objects.create(
         task=task,
         provider=task.provider,
         model_key=job.model_key,
         endpoint=task.endpoint,
+        outcome=task.status,
         seconds=seconds,
-        usd_per_second=spec.usd_per_second,
-        amount_usd=seconds * spec.usd_per_second,
+        usd_per_second=(amount / seconds).quantize(Decimal("0.0001")) if seconds else Decimal(0),
+        amount_usd=amount,
+        basis=(charge.basis if charge else "no published price")[:200],
+        estimated=not (spec.price and spec.price.published),
     )
 
 

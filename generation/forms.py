@@ -2,20 +2,28 @@ from django import forms
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
-from generation.catalog import DEFAULT_MODEL_KEY, MODELS, PROMPT_MAX_CHARS, get_model
-from generation.planning import MAX_VIDEOS_PER_JOB, JobMode, Plan, plan_job
-from generation.styles import STYLES, compose_prompt
+from generation.catalog import DEFAULT_MODEL_KEY, MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
+from generation.planning import MAX_VIDEOS_PER_JOB, JobMode, Plan
+from generation.rules import NON_FIELD, RequestRefused, check_plan, check_request
+from generation.styles import STYLES
 
 ALL_DURATIONS = sorted({d for m in MODELS for d in m.durations})
-ALL_RATIOS = ["16:9", "9:16", "1:1"]
+ALL_RATIOS = list(dict.fromkeys(r for m in MODELS for r in m.aspect_ratios))
+ALL_RESOLUTIONS = list(dict.fromkeys(r for m in MODELS for r in m.resolutions))
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 PLAN_FIELDS = ("model", "styles", "aspect_ratios", "mode", "count", "seed")
+AUDIO_CHOICES = [("on", "With sound"), ("off", "Silent")]
+
+
+def _audio(value: str) -> bool | None:
+    return {"on": True, "off": False}.get(value)
 
 
 class PlanForm(forms.Form):
-    """The fields that decide how many videos a request makes, and the rules about
-    them. The Generate page's live summary uses it alone; `GenerationForm` adds the
-    rest. After `is_valid()`, `plan` is the job's plan."""
+    """The fields that decide how many videos a request makes. The Generate page's live
+    summary uses it alone; `GenerationForm` adds the rest. The rules are
+    `generation.rules`'; this form only reads the fields and reports their refusal.
+    After `is_valid()`, `plan` is the job's plan."""
 
     model = forms.ChoiceField(choices=[(m.key, m.label) for m in MODELS], initial=DEFAULT_MODEL_KEY)
     styles = forms.MultipleChoiceField(
@@ -29,7 +37,7 @@ class PlanForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Aspect ratios",
-        help_text="None chosen: the model's first.",
+        help_text="None chosen: the model's default.",
     )
     mode = forms.ChoiceField(
         choices=JobMode.choices, initial=JobMode.SINGLE, required=False, widget=forms.RadioSelect, label="Make"
@@ -37,78 +45,103 @@ class PlanForm(forms.Form):
     count = forms.TypedChoiceField(
         choices=[(n, str(n)) for n in range(1, MAX_VIDEOS_PER_JOB + 1)],
         coerce=int,
+        empty_value=None,
         initial=4,
         required=False,
         label="Number of videos",
         help_text="Spread over the chosen styles and ratios, in turn.",
     )
-    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, required=False, help_text="Same seed, similar video.")
+    seed = forms.IntegerField(required=False, help_text="Same seed, similar video.")
 
     plan: Plan | None = None
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The chosen model (the default when none or an unknown one is chosen)."""
+        key = self.data.get("model") if self.is_bound else self.initial.get("model")
+        try:
+            return get_model(key or DEFAULT_MODEL_KEY)
+        except KeyError:
+            return get_model(DEFAULT_MODEL_KEY)
+
+    def _report(self, refused: RequestRefused) -> None:
+        for field, messages in refused.errors.items():
+            name = None if field == NON_FIELD else field
+            if name is not None and (name in self.errors or name not in self.fields):
+                continue  # the field's own error says enough
+            for message in messages:
+                self.add_error(name, message)
 
     def clean(self):
         data = super().clean()
         if "model" not in data:
             return data
-        spec = get_model(data["model"])
         data["mode"] = data.get("mode") or JobMode.SINGLE
-        if data["mode"] == JobMode.BATCH and not data.get("count") and "count" not in self.errors:
-            self.add_error("count", "Choose how many videos to make.")
-        ratios = data.get("aspect_ratios") or []
-        if spec.aspect_ratios:
-            unsupported = [ratio for ratio in ratios if ratio not in spec.aspect_ratios]
-            if unsupported:
-                self.add_error("aspect_ratios", f"{spec.label} supports {', '.join(spec.aspect_ratios)}.")
-        else:
-            data["aspect_ratios"] = []  # the model follows the input image's shape
-        if any(name in self.errors for name in PLAN_FIELDS):
-            return data
-        plan = plan_job(
-            spec=spec,
-            styles=data.get("styles") or [],
-            aspect_ratios=data["aspect_ratios"],
-            mode=data["mode"],
-            count=data.get("count") or 1,
-            seed=data.get("seed"),
-        )
-        if plan.count > MAX_VIDEOS_PER_JOB:
-            self.add_error(
-                None,
-                f"{plan.describe()}: a job makes at most {MAX_VIDEOS_PER_JOB} videos. "
-                "Choose fewer styles or ratios, or make a number of videos instead.",
-            )
-            return data
-        self.plan = plan
+        try:
+            self.plan = self._check(data)
+        except RequestRefused as refused:
+            self._report(refused)
         return data
+
+    def _check(self, data) -> Plan:
+        return check_plan(
+            model_key=data["model"], styles=data.get("styles") or [], aspect_ratios=data.get("aspect_ratios") or [],
+            mode=data["mode"], count=data.get("count"), seed=data.get("seed"),
+        )
 
 
 class GenerationForm(PlanForm):
-    """What a user may ask for, checked against the chosen model's limits before
-    anything is sent anywhere. The pages and the JSON API both validate with it."""
+    """What a user may ask for. The pages and the JSON API both read requests with it;
+    whether the request is allowed is `generation.rules.check_request`'s decision."""
 
     prompt = forms.CharField(
-        max_length=PROMPT_MAX_CHARS,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A red fox running through fresh snow at dawn"}),
-        error_messages={"required": "Describe the video you want."},
     )
     duration = forms.TypedChoiceField(
-        choices=[(d, f"{d} seconds") for d in ALL_DURATIONS], coerce=int, initial=5
+        choices=[(d, f"{d} seconds") for d in ALL_DURATIONS], coerce=int, required=False, empty_value=None
     )
+    resolution = forms.ChoiceField(choices=[(r, r) for r in ALL_RESOLUTIONS], required=False)
+    audio = forms.ChoiceField(choices=AUDIO_CHOICES, required=False, label="Sound")
     negative_prompt = forms.CharField(
-        max_length=PROMPT_MAX_CHARS, required=False, label="Avoid", widget=forms.TextInput(attrs={"placeholder": "blur, text, watermark"})
+        required=False, label="Avoid", widget=forms.TextInput(attrs={"placeholder": "blur, text, watermark"})
     )
-    image = forms.ImageField(required=False, help_text="For image-to-video models: PNG, JPEG or WebP, up to 10 MB.")
+    image = forms.ImageField(required=False, help_text="PNG, JPEG or WebP, up to 10 MB.")
+    end_image = forms.ImageField(required=False, label="Last frame", help_text="Optional: the image the video ends on.")
 
-    field_order = ["prompt", "model", "duration", "styles", "aspect_ratios", "mode", "count", "seed", "negative_prompt", "image"]
+    field_order = [
+        "prompt", "model", "duration", "resolution", "audio", "styles", "aspect_ratios", "mode", "count", "seed",
+        "negative_prompt", "image", "end_image",
+    ]
 
-    def clean_prompt(self) -> str:
-        prompt = " ".join(self.cleaned_data["prompt"].split())
-        if not prompt:
-            raise forms.ValidationError("Describe the video you want.")
-        return prompt
+    checked = None
 
-    def clean_image(self):
-        image = self.cleaned_data.get("image")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.follow_model()
+
+    def follow_model(self) -> None:
+        """Offer the chosen model's own choices, with its defaults."""
+        spec = self.spec
+        self.fields["duration"].choices = [(d, f"{d} seconds") for d in spec.durations]
+        self.fields["aspect_ratios"].choices = [(r, r) for r in spec.aspect_ratios]
+        self.fields["resolution"].choices = [(r, r) for r in spec.resolutions]
+        if not self.is_bound:
+            self.initial.setdefault("duration", spec.default_duration)
+            self.initial.setdefault("resolution", spec.default_resolution)
+            self.initial.setdefault("audio", "on" if spec.default_audio else "off")
+        self.model_ratios = spec.aspect_ratios
+
+    def full_clean(self):
+        # Validate against every model's values; the rules say which this model takes.
+        self.fields["duration"].choices = [(d, f"{d} seconds") for d in ALL_DURATIONS]
+        self.fields["aspect_ratios"].choices = [(r, r) for r in ALL_RATIOS]
+        self.fields["resolution"].choices = [(r, r) for r in ALL_RESOLUTIONS]
+        super().full_clean()
+        self.follow_model()
+
+    def _clean_image(self, name: str):
+        image = self.cleaned_data.get(name)
         if not image:
             return None
         if image.size > settings.INPUT_IMAGE_MAX_BYTES:
@@ -126,41 +159,44 @@ class GenerationForm(PlanForm):
         image.seek(0)
         return image
 
-    def clean(self):
-        data = super().clean()
-        if "model" not in data:
-            return data
-        spec = get_model(data["model"])
-        duration = data.get("duration")
-        if duration is not None and duration not in spec.durations:
-            allowed = " or ".join(str(d) for d in spec.durations)
-            self.add_error("duration", f"{spec.label} makes videos of {allowed} seconds.")
-        prompt = data.get("prompt")
-        if prompt and self.plan:
-            longest = max((compose_prompt(prompt, style) for style in self.plan.styles), key=len)
-            if len(longest) > PROMPT_MAX_CHARS:
-                self.add_error(
-                    "prompt",
-                    f"With the chosen styles the prompt would be {len(longest)} characters; "
-                    f"shorten it by {len(longest) - PROMPT_MAX_CHARS} or choose other styles.",
-                )
-        if spec.requires_image and not data.get("image") and "image" not in self.errors:
-            self.add_error("image", f"{spec.label} needs an input image.")
-        if not spec.takes_image and data.get("image"):
-            self.add_error("image", f"{spec.label} makes videos from text only; choose an image-to-video model or remove the image.")
-        return data
+    def clean_image(self):
+        return self._clean_image("image")
+
+    def clean_end_image(self):
+        return self._clean_image("end_image")
+
+    def _check(self, data) -> Plan:
+        self.checked = check_request(
+            model_key=data["model"],
+            prompt=data.get("prompt") or "",
+            duration=data.get("duration"),
+            styles=data.get("styles") or [],
+            aspect_ratios=data.get("aspect_ratios") or [],
+            mode=data["mode"],
+            count=data.get("count"),
+            seed=data.get("seed"),
+            negative_prompt=data.get("negative_prompt") or "",
+            resolution=data.get("resolution") or "",
+            audio=_audio(data.get("audio") or ""),
+            image=bool(data.get("image")) or "image" in self.errors,
+            end_image=bool(data.get("end_image")) or "end_image" in self.errors,
+        )
+        return self.checked.plan
 
     def generation_kwargs(self) -> dict:
-        data = self.cleaned_data
+        data, checked = self.cleaned_data, self.checked
         return {
-            "model_key": data["model"],
-            "prompt": data["prompt"],
-            "duration": data["duration"],
+            "model_key": checked.spec.key,
+            "prompt": checked.prompt,
+            "duration": checked.duration,
+            "resolution": checked.resolution,
+            "audio": checked.audio,
             "styles": data.get("styles") or [],
             "aspect_ratios": data.get("aspect_ratios") or [],
             "mode": data["mode"],
             "count": data.get("count") or 1,
-            "negative_prompt": data.get("negative_prompt", ""),
-            "seed": data.get("seed"),
+            "negative_prompt": checked.negative_prompt,
+            "seed": checked.seed,
             "image": data.get("image"),
+            "end_image": data.get("end_image"),
         }

@@ -7,7 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from generation.catalog import MODELS, get_model
+from generation.catalog import get_model, model_choices
 # The state machine lives with the function that moves a task; its names are also
 # importable from here, where the field that holds them is.
 from generation.transitions import ALLOWED_TRANSITIONS, AT_PROVIDER, FINISHED, RETRYABLE, TaskStatus, can_move  # noqa: F401
@@ -30,11 +30,13 @@ class Job(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
-    model_key = models.CharField(max_length=64, choices=[(m.key, m.label) for m in MODELS])
+    # A callable, so that adding a model to the catalog needs no migration.
+    model_key = models.CharField(max_length=64, choices=model_choices)
     prompt = models.TextField()
     # The validated form values (duration, aspect ratio, seed, ...) as the user gave them.
     params = models.JSONField(default=dict, blank=True)
     input_image = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
+    input_end_image = models.FileField(upload_to="inputs/%Y/%m/", blank=True, help_text="The last frame, for models that take one.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -56,6 +58,8 @@ class Job(models.Model):
             "model": self.model_key,
             "prompt": self.prompt,
             "duration": params.get("duration"),
+            "resolution": params.get("resolution") or "",
+            "audio": {True: "on", False: "off"}.get(params.get("audio"), ""),
             "styles": params.get("styles") or [],
             "aspect_ratios": ratios,
             "mode": params.get("mode") or "single",
@@ -166,6 +170,16 @@ class Task(models.Model):
             return get_style(self.style).label
         except KeyError:
             return self.style
+
+    def sent_arguments(self) -> list[tuple[str, object]]:
+        """What this attempt sends to the model, field by field, as recorded (the seed
+        included); input images are named rather than shown as their URL."""
+        rows = sorted(self.arguments.items())
+        spec = self.job.model_spec
+        for field_name, stored in ((spec.image_field, self.job.input_image), (spec.end_image_field, self.job.input_end_image)):
+            if field_name and stored:
+                rows.append((field_name, "(your image)"))
+        return rows
 
     @property
     def regenerate_url(self) -> str:

@@ -18,9 +18,9 @@ from django.db import transaction
 from credits.models import EntryKind
 from credits.selectors import entries_for_tasks
 from credits.services import reserve_for_tasks
-from generation.catalog import get_model
 from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
+from generation.rules import CheckedRequest, check_request
 from generation.styles import compose_prompt
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
@@ -34,51 +34,65 @@ def start_generation(
     user,
     model_key: str,
     prompt: str,
-    duration: int,
+    duration: int | None = None,
     styles: Sequence[str] = (),
     aspect_ratios: Sequence[str] = (),
     aspect_ratio: str = "",
     mode: str = JobMode.SINGLE,
-    count: int = 1,
+    count: int | None = 1,
     negative_prompt: str = "",
     seed: int | None = None,
+    resolution: str = "",
+    audio: bool | None = None,
     image: UploadedFile | None = None,
+    end_image: UploadedFile | None = None,
 ) -> Job:
     """Create a job with a task and a gallery card per planned video, hold their
     credits and queue their submission, all in one transaction: either the request is
-    fully recorded and will be worked on, or nothing is (CreditRefused says why when
-    the credits or the daily limit do not allow it). `aspect_ratio` is shorthand for
-    one ratio. Inputs are validated by `generation.forms.GenerationForm`."""
-    spec = get_model(model_key)
+    fully recorded and will be worked on, or nothing is. The request rules
+    (`generation.rules.check_request`) are enforced here, whoever calls: RequestRefused
+    names every broken rule by field; CreditRefused says why the credits or the daily
+    limit do not allow it. `aspect_ratio` is shorthand for one ratio."""
     if aspect_ratio and not aspect_ratios:
         aspect_ratios = [aspect_ratio]
-    plan = plan_job(spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=seed)
-    if plan.repeats and spec.seed and seed is None:
-        # A repeated combination is a new video only with another seed: draw a base.
+    checked = check_request(
+        model_key=model_key, prompt=prompt, duration=duration, styles=styles, aspect_ratios=aspect_ratios,
+        mode=mode, count=count, seed=seed, negative_prompt=negative_prompt, resolution=resolution, audio=audio,
+        image=image is not None, end_image=end_image is not None,
+    )
+    spec, plan = checked.spec, checked.plan
+    if spec.seed and seed is None:
+        # Send a seed we chose rather than let the model pick one we never learn: the
+        # detail page shows the seed used, and a repeated combination gets a new one.
         plan = plan_job(
-            spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=secrets.randbelow(SEED_LIMIT)
+            spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count or 1,
+            seed=secrets.randbelow(SEED_LIMIT),
         )
     params = {
-        "duration": duration,
+        "duration": checked.duration,
+        "resolution": checked.resolution,
+        "audio": checked.audio,
         "styles": list(plan.styles),
         "aspect_ratios": [ratio for ratio in plan.aspect_ratios if ratio],
         "mode": mode,
         "count": plan.count,
-        "negative_prompt": negative_prompt,
+        "negative_prompt": checked.negative_prompt,
         "seed": seed,
     }
-    # The upload goes to storage first (with object storage, a slow network write),
+    # The uploads go to storage first (with object storage, a slow network write),
     # never while the transaction below holds the user's wallet locked; a refusal
-    # or any failure below removes it again.
-    stored_image = _store_input_image(image) if image is not None and spec.takes_image else ""
+    # or any failure below removes them again.
+    stored = {"input_image": "", "input_end_image": ""}
     try:
-        job, new_tasks = _record_job(
-            user=user, spec=spec, plan=plan, params=params, prompt=prompt, duration=duration,
-            negative_prompt=negative_prompt, stored_image=stored_image,
-        )
+        if image is not None:
+            stored["input_image"] = _store_input_image(image)
+        if end_image is not None:
+            stored["input_end_image"] = _store_input_image(end_image)
+        job, new_tasks = _record_job(user=user, checked=checked, plan=plan, params=params, stored=stored)
     except BaseException:
-        if stored_image:
-            default_storage.delete(stored_image)
+        for name in stored.values():
+            if name:
+                default_storage.delete(name)
         raise
     logger.info("job %s started: %d task(s) on %s", job.pk, len(new_tasks), spec.endpoint)
     return job
@@ -89,9 +103,10 @@ def _store_input_image(image: UploadedFile) -> str:
     return default_storage.save(name, image)
 
 
-def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, stored_image) -> tuple[Job, list[Task]]:
+def _record_job(*, user, checked: CheckedRequest, plan, params, stored) -> tuple[Job, list[Task]]:
+    spec = checked.spec
     with transaction.atomic():
-        job = Job.objects.create(user=user, model_key=spec.key, prompt=prompt, params=params, input_image=stored_image)
+        job = Job.objects.create(user=user, model_key=spec.key, prompt=checked.prompt, params=params, **stored)
         new_tasks = Task.objects.bulk_create(
             Task(
                 job=job,
@@ -101,10 +116,12 @@ def _record_job(*, user, spec, plan, params, prompt, duration, negative_prompt, 
                 aspect_ratio=variant.aspect_ratio,
                 seed=variant.seed if spec.seed else None,
                 arguments=spec.build_arguments(
-                    prompt=compose_prompt(prompt, variant.style),
-                    duration=duration,
+                    prompt=compose_prompt(checked.prompt, variant.style),
+                    duration=checked.duration,
                     aspect_ratio=variant.aspect_ratio,
-                    negative_prompt=negative_prompt,
+                    resolution=checked.resolution,
+                    audio=checked.audio,
+                    negative_prompt=checked.negative_prompt,
                     seed=variant.seed,
                 ),
             )

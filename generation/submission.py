@@ -34,16 +34,25 @@ def webhook_url_for(task: Task) -> str:
 
 
 def _provider_arguments(task: Task) -> dict:
-    """The stored arguments plus the input image, inlined as a data URI (fal accepts
-    them, and it spares us a public URL for a private upload)."""
+    """The stored arguments plus the input images under the model's own field names,
+    inlined as data URIs (fal accepts them, and it spares us a public URL for a
+    private upload)."""
     arguments = dict(task.arguments)
     job = task.job
-    if job.input_image and job.model_spec.takes_image:
-        with job.input_image.open("rb") as handle:
-            data = handle.read()
-        mime = mimetypes.guess_type(job.input_image.name)[0] or "image/png"
-        arguments["image_url"] = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    arguments.update(
+        job.model_spec.image_arguments(
+            image_url=_data_uri(job.input_image) if job.input_image else None,
+            end_image_url=_data_uri(job.input_end_image) if job.input_end_image else None,
+        )
+    )
     return arguments
+
+
+def _data_uri(stored) -> str:
+    with stored.open("rb") as handle:
+        data = handle.read()
+    mime = mimetypes.guess_type(stored.name)[0] or "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def retry_delay(attempt: int) -> timedelta:

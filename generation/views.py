@@ -13,14 +13,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credit_summary
 from credits.services import CreditRefused
-from generation.catalog import DEFAULT_MODEL_KEY, MODELS, get_model
-from generation.forms import ALL_RATIOS, GenerationForm, PlanForm
+from generation.catalog import DEFAULT_MODEL_KEY, MODELS
+from generation.forms import GenerationForm, PlanForm
 from generation.models import Job
+from generation.rules import NON_FIELD, RequestRefused
 from generation.services import cancel_job, start_generation
 from generation.webhooks import process_delivery, record_delivery
 from pixelart.selectors import input_frame
 
-PREFILL_SINGLE = ("model", "prompt", "duration", "negative_prompt", "seed", "mode", "count")
+PREFILL_SINGLE = ("model", "prompt", "duration", "resolution", "audio", "negative_prompt", "seed", "mode", "count")
+# Sent along when the model changes, so the new model's fields keep what was typed.
+MODEL_FIELDS = ("duration", "resolution", "audio", "negative_prompt", "seed")
 PREFILL_MULTIPLE = ("styles", "aspect_ratios")
 
 
@@ -44,6 +47,9 @@ def generate(request: HttpRequest) -> HttpResponse:
                 job = start_generation(user=request.user, **form.generation_kwargs())
             except CreditRefused as refused:
                 form.add_error(None, refused.message)
+            except RequestRefused as refused:  # the form checks first; this is the backstop
+                for field, errors in refused.errors.items():
+                    form.add_error(None if field == NON_FIELD else field, errors)
             else:
                 count = job.params["count"]
                 lead = "Your video is on its way." if count == 1 else f"Your {count} videos are on their way."
@@ -65,7 +71,6 @@ def generate(request: HttpRequest) -> HttpResponse:
     if attached is not None:
         context["attached_frame"] = attached
         context["attached_frame_data"] = base64.b64encode(attached.png).decode()
-    _show_model_ratios(form, plan_data.get("model"))
     return render(request, "generation/generate.html", context)
 
 
@@ -73,18 +78,35 @@ def generate(request: HttpRequest) -> HttpResponse:
 @require_GET
 def plan_summary(request: HttpRequest) -> HttpResponse:
     """The Generate page's live "N videos · N credits" line, from the same planning
-    rules as the job itself. With ?part=ratios (the model changed) it answers the
-    model's aspect-ratio choices, and the line out of band."""
+    rules as the job itself. With ?part=options (the model changed) it answers the
+    chosen model's own fields (durations, resolutions, sound, seed, avoid, images)
+    and, out of band, its aspect-ratio choices and the line."""
     data = _plan_data(request.GET)
-    if request.GET.get("part") == "ratios":
-        spec = get_model(data["model"]) if data["model"] in {m.key for m in MODELS} else None
-        kept = [r for r in data.getlist("aspect_ratios") if spec and r in spec.aspect_ratios]
+    if request.GET.get("part") in ("options", "ratios"):
+        form = GenerationForm(initial=_carried_over(data))
+        kept = [r for r in data.getlist("aspect_ratios") if r in form.spec.aspect_ratios]
         data.setlist("aspect_ratios", kept)
-        form = PlanForm(data)
-        context = {"form": form, **_plan_context(request, form)}
-        _show_model_ratios(form, data["model"])
-        return render(request, "generation/_ratios.html", {**context, "with_summary": True})
+        form.initial["aspect_ratios"] = kept
+        context = {"form": form, "oob": True, **_plan_context(request, PlanForm(data))}
+        return render(request, "generation/_model_fields.html", context)
     return render(request, "generation/_plan_summary.html", _plan_context(request, PlanForm(data)))
+
+
+def _carried_over(data: QueryDict) -> dict:
+    """What the user had set, kept where the newly chosen model takes it; a value the
+    model does not take (a typed seed, say) is kept too, and shown with the reason it
+    would be refused, never dropped without a word."""
+    initial = {name: data[name] for name in ("model", *MODEL_FIELDS) if data.get(name)}
+    initial.update({name: data.getlist(name) for name in PREFILL_MULTIPLE if data.getlist(name)})
+    form = GenerationForm(initial={"model": initial.get("model")})
+    spec = form.spec
+    if str(initial.get("duration")) not in {str(d) for d in spec.durations}:
+        initial.pop("duration", None)
+    if initial.get("resolution") not in spec.resolutions:
+        initial.pop("resolution", None)
+    if not spec.audio:
+        initial.pop("audio", None)
+    return initial
 
 
 def _plan_data(query: QueryDict) -> QueryDict:
@@ -100,16 +122,6 @@ def _plan_context(request: HttpRequest, form: PlanForm) -> dict:
         errors = form.non_field_errors() or [e for field in form.errors.values() for e in field]
         plan_error = errors[0] if errors else ""
     return {"plan": form.plan, "plan_error": plan_error, "credits": credit_summary(request.user)}
-
-
-def _show_model_ratios(form, model_key: str | None) -> None:
-    """Offer only the chosen model's ratios (validation still names a wrong one)."""
-    try:
-        ratios = get_model(model_key or DEFAULT_MODEL_KEY).aspect_ratios
-    except KeyError:
-        ratios = tuple(ALL_RATIOS)
-    form.fields["aspect_ratios"].choices = [(r, r) for r in ratios]
-    form.model_ratios = ratios
 
 
 def _prefill(query: QueryDict) -> dict:

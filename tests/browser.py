@@ -26,7 +26,7 @@ def generate(stack, session, prompt: str) -> requests.Response:
     token = csrf_token(session.get(f"{stack.url}/generate/"))
     return session.post(
         f"{stack.url}/generate/",
-        data={"prompt": prompt, "model": "kling-2.1-t2v", "duration": "5", "aspect_ratios": "16:9", "csrfmiddlewaretoken": token},
+        data={"prompt": prompt, "model": "kling-3-t2v", "duration": "5", "aspect_ratios": "16:9", "csrfmiddlewaretoken": token},
         headers={"Referer": f"{stack.url}/generate/"},
     )
 

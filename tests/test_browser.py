@@ -39,7 +39,7 @@ def test_the_card_updates_in_place_until_the_video_plays(browser, slow_enough_sa
 
         browser.get(f"{stack.url}/generate/")
         browser.find_element(By.NAME, "prompt").send_keys("A hot air balloon over green hills")
-        Select(browser.find_element(By.NAME, "model")).select_by_value("kling-2.1-t2v")
+        Select(browser.find_element(By.NAME, "model")).select_by_value("kling-3-t2v")
         browser.find_element(By.CSS_SELECTOR, "form.generate button[type=submit]").click()
         WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/history/"))
         assert "on its way" in browser.page_source

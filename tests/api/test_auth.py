@@ -35,7 +35,7 @@ def test_a_session_works_and_needs_the_csrf_token(user):
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(user)
     assert client.get("/api/jobs/").status_code == 200
-    response = client.post("/api/jobs/", {"prompt": "a fox", "model": "kling-2.1-t2v", "duration": 5}, format="json")
+    response = client.post("/api/jobs/", {"prompt": "a fox", "model": "kling-3-t2v", "duration": 5}, format="json")
     assert response.status_code == 403 and "CSRF" in error_of(response)["message"]
 
 

@@ -17,7 +17,7 @@ from tests.support import queued_tasks
 pytestmark = pytest.mark.django_db
 
 JOBS = "/api/jobs/"
-VALID = {"prompt": "a red fox", "model": "kling-2.1-t2v", "duration": 5}
+VALID = {"prompt": "a red fox", "model": "kling-3-t2v", "duration": 5}
 
 
 def create(api, **fields):
@@ -29,10 +29,10 @@ def test_creating_a_job_returns_it_with_its_tasks(api, user):
     assert response.status_code == 201, response.json()
     body = response.json()
     job = Job.objects.get()
-    assert body["id"] == str(job.pk) and body["model"] == "kling-2.1-t2v"
+    assert body["id"] == str(job.pk) and body["model"] == "kling-3-t2v"
     assert body["settings"] == {
         "duration": 5, "styles": ["anime", "noir"], "aspect_ratios": ["16:9", "9:16"], "mode": "single", "count": 4,
-        "negative_prompt": "", "seed": None,
+        "negative_prompt": "", "seed": None, "resolution": "", "audio": True,
     }
     assert body["progress"] == {
         "total": 4, "completed": 0, "failed": 0, "cancelled": 0, "active": 4, "is_finished": False, "label": "0 of 4 done",
@@ -58,12 +58,17 @@ def test_batch_mode_through_the_api(api):
     [
         ({"prompt": ""}, "prompt", "Describe the video you want."),
         ({"prompt": None}, "prompt", "Describe the video you want."),
-        ({"duration": 9}, "duration", "makes videos of 5 or 10 seconds"),
+        ({"duration": 16}, "duration", "makes videos of 3, 4, 5"),
+        ({"model": "luma-ray-2", "duration": 5, "aspect_ratios": ["1:1"]}, "aspect_ratios", "supports 16:9, 9:16, 4:3"),
+        ({"model": "luma-ray-2", "duration": 5, "audio": True}, "audio", "makes silent videos"),
+        ({"model": "luma-ray-2", "duration": 5, "resolution": "4k"}, "resolution", "makes 540p, 720p or 1080p videos"),
+        ({"model": "luma-ray-2", "duration": 5, "negative_prompt": "blur"}, "negative_prompt", "takes nothing to avoid"),
         ({"model": "no-such-model"}, "model", "Select a valid choice"),
         ({"model": "veo-3.1", "duration": 4, "aspect_ratios": ["1:1"]}, "aspect_ratios", "supports 16:9, 9:16"),
         ({"styles": ["glitter"]}, "styles", "Select a valid choice"),
         ({"mode": "batch", "count": 21}, "count", "Select a valid choice"),
-        ({"seed": -1}, "seed", "greater than or equal to 0"),
+        ({"model": "veo-3.1", "duration": 4, "seed": -1}, "seed", "from 0 to 2147483647"),
+        ({"seed": 7}, "seed", "takes no seed"),
         ({"model": "kling-2.1-i2v"}, "image", "needs an input image"),
         # Wrong JSON types are refused, not coerced into something else.
         ({"prompt": {"text": "a fox"}}, "prompt", "Not a valid string."),
@@ -147,8 +152,8 @@ def test_job_creation_is_throttled_per_user(api, other_user, settings):
 
 def test_listing_shows_only_my_jobs_newest_first_with_pages(api, user, other_user):
     for prompt in ("first", "second", "third"):
-        start_generation(user=user, model_key="kling-2.1-t2v", prompt=prompt, duration=5)
-    start_generation(user=other_user, model_key="kling-2.1-t2v", prompt="frank's", duration=5)
+        start_generation(user=user, model_key="kling-3-t2v", prompt=prompt, duration=5)
+    start_generation(user=other_user, model_key="kling-3-t2v", prompt="frank's", duration=5)
     body = api.get(JOBS, {"page_size": 2}).json()
     assert body["count"] == 3 and [j["prompt"] for j in body["results"]] == ["third", "second"]
     assert body["next"] and api.get(body["next"]).json()["results"][0]["prompt"] == "first"
@@ -156,7 +161,7 @@ def test_listing_shows_only_my_jobs_newest_first_with_pages(api, user, other_use
 
 
 def test_a_job_shows_its_results_and_progress(api, user):
-    job = start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
     done, failed = job.tasks.order_by("variant_index")
     Task.objects.filter(pk=failed.pk).update(status=TaskStatus.FAILED, error_message="The model could not make this video: boom")
     Task.objects.filter(pk=done.pk).update(status=TaskStatus.COMPLETED, progress=100)
@@ -176,7 +181,7 @@ def test_a_job_shows_its_results_and_progress(api, user):
 
 @pytest.mark.parametrize("path", ["{pk}/", "{pk}/cancel/"])
 def test_another_users_job_is_404(api, other_user, path):
-    job = start_generation(user=other_user, model_key="kling-2.1-t2v", prompt="frank's", duration=5)
+    job = start_generation(user=other_user, model_key="kling-3-t2v", prompt="frank's", duration=5)
     url = JOBS + path.format(pk=job.pk)
     response = api.post(url) if "cancel" in path else api.get(url)
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
@@ -189,7 +194,7 @@ def test_unknown_or_malformed_ids_are_404(api, pk):
 
 
 def test_cancel_reports_what_happened_and_returns_the_job(api, user):
-    job = start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir", "cinematic"])
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir", "cinematic"])
     first, second, _ = job.tasks.order_by("variant_index")
     Task.objects.filter(pk=first.pk).update(status=TaskStatus.DOWNLOADING)
     Task.objects.filter(pk=second.pk).update(status=TaskStatus.QUEUED, request_id="req-2")

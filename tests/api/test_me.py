@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_me_shows_balance_and_quota(api, user, settings):
     settings.DAILY_VIDEO_LIMITS = {"free": 5, "pro": 50}
-    start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+    start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
     assert api.get("/api/me/").json() == {
         "username": "erin", "tier": "free", "balance": 48, "reserved": 2, "daily_limit": 5, "used_today": 2, "remaining_today": 3,
     }

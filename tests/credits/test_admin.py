@@ -95,7 +95,7 @@ def test_the_job_admin_cancels_a_whole_job(staff):
     from generation.services import start_generation
 
     ann = make_user("ann")
-    job = start_generation(user=ann, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+    job = start_generation(user=ann, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
     response = staff.post(
         reverse("admin:generation_job_changelist"), {"action": "cancel_selected_jobs", "_selected_action": [job.pk]}, follow=True
     )

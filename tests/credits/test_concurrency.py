@@ -47,7 +47,7 @@ def race(action, times: int) -> list:
 
 
 def two_videos(user):
-    return start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+    return start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
 
 
 def test_concurrent_jobs_cannot_overspend_the_last_credits():

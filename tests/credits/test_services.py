@@ -28,7 +28,7 @@ from tests.support import queued_tasks
 pytestmark = pytest.mark.django_db
 
 
-def start(user, *, styles=("anime", "noir", "cinematic"), model_key="kling-2.1-t2v", **extra) -> Job:
+def start(user, *, styles=("anime", "noir", "cinematic"), model_key="kling-3-t2v", **extra) -> Job:
     spec_duration = {"veo-3.1": 4}.get(model_key, 5)
     return start_generation(
         user=user, model_key=model_key, prompt="a fox", duration=spec_duration, styles=list(styles), **extra
@@ -83,8 +83,10 @@ def test_a_completed_video_charges_its_reservation_and_records_the_provider_cost
     assert (wallet.balance, wallet.reserved) == (8, 0)  # Veo costs 2 credits
     assert kinds(task) == [EntryKind.CHARGE, EntryKind.RESERVE]
     cost = ProviderCost.objects.get(task=task)
-    assert (cost.model_key, cost.seconds, cost.amount_usd) == ("veo-3.1", Decimal("4"), Decimal("0.80"))
-    assert provider_spend()[0]["amount_usd"] == Decimal("0.80")
+    # Veo 3.1 by fal's price: 4 s at 720p with sound (its default), $0.40 a second.
+    assert (cost.model_key, cost.seconds, cost.amount_usd, cost.outcome) == ("veo-3.1", Decimal("4"), Decimal("1.60"), "completed")
+    assert (cost.basis, cost.estimated) == ("4 s × $0.40/s at 720p with sound", False)
+    assert provider_spend()[0]["amount_usd"] == Decimal("1.60")
     assert_ledger_agrees(user)
 
 

@@ -32,7 +32,7 @@ def deliver(client, task, key, *, status="OK", error=None):
 
 
 def queued_task(user) -> Task:
-    job = start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5)
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5)
     task = job.tasks.get()
     Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED, request_id=f"req-{task.pk}")
     task.refresh_from_db()
@@ -75,7 +75,7 @@ def test_a_job_made_through_the_sandbox_charges_each_video_it_delivers(sandbox):
     user = make_user()
     fund(user, 10)
     job = start_generation(
-        user=user, model_key="kling-2.1-t2v", prompt="a paper boat", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9"]
+        user=user, model_key="kling-3-t2v", prompt="a paper boat", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9"]
     )
     tasks = list(job.tasks.order_by("variant_index"))
     for task in tasks:

@@ -30,7 +30,7 @@ def carol(client, user):
 
 
 def post(client, **fields):
-    data = {"prompt": "a red fox", "model": "kling-2.1-t2v", "duration": "5"}
+    data = {"prompt": "a red fox", "model": "kling-3-t2v", "duration": "5"}
     data.update(fields)
     return client.post(reverse("generation:generate"), data)
 
@@ -117,7 +117,7 @@ def summary(client, query: str) -> str:
 
 
 def test_the_count_and_cost_line_comes_from_the_planning_rules(carol):
-    html = summary(carol, "model=kling-2.1-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9&aspect_ratios=9:16")
+    html = summary(carol, "model=kling-3-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9&aspect_ratios=9:16")
     assert "3 styles × 2 aspect ratios = 6 videos · 6 credits" in html and "You have 50 credits" in html
     html = summary(carol, "model=veo-3.1&styles=anime&mode=batch&count=3")
     assert "3 videos over 1 style × 1 aspect ratio (1 combination, 2 repeated with new seeds) · 6 credits" in html
@@ -125,7 +125,7 @@ def test_the_count_and_cost_line_comes_from_the_planning_rules(carol):
 
 def test_the_line_names_what_is_wrong(carol):
     assert "supports 16:9, 9:16" in summary(carol, "model=veo-3.1&aspect_ratios=1:1")
-    assert "at most 20 videos" in summary(carol, "model=kling-2.1-t2v&" + "&".join(
+    assert "at most 20 videos" in summary(carol, "model=kling-3-t2v&" + "&".join(
         f"styles={s}" for s in ["none", "anime", "noir", "cinematic", "watercolour", "claymation", "documentary"]
     ) + "&aspect_ratios=16:9&aspect_ratios=9:16&aspect_ratios=1:1")
 
@@ -163,7 +163,7 @@ def test_regenerate_prefills_every_setting_of_a_job(carol, user):
 
 
 def test_regenerate_from_one_card_narrows_to_its_variant(carol, user):
-    job = start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9", "1:1"])
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9", "1:1"])
     task = job.tasks.get(variant_index=3)
     initial = carol.get(task.regenerate_url).context["form"].initial
     assert (initial["styles"], initial["aspect_ratios"], initial["mode"]) == (["noir"], ["1:1"], "single")
@@ -171,7 +171,7 @@ def test_regenerate_from_one_card_narrows_to_its_variant(carol, user):
 
 class TestCancelJob:
     def make_job(self, user):
-        job = start_generation(user=user, model_key="kling-2.1-t2v", prompt="a fox", duration=5, styles=["anime", "noir", "cinematic", "claymation"])
+        job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir", "cinematic", "claymation"])
         tasks = list(job.tasks.order_by("variant_index"))
         Task.objects.filter(pk=tasks[0].pk).update(status=TaskStatus.COMPLETED)
         Task.objects.filter(pk=tasks[1].pk).update(status=TaskStatus.DOWNLOADING)

@@ -5,7 +5,7 @@ import pytest
 from generation.catalog import get_model
 from generation.planning import JobMode, plan_job, plan_variants
 
-KLING = get_model("kling-2.1-t2v")  # three ratios, 1 credit, no seed
+KLING = get_model("kling-3-t2v")  # three ratios, 1 credit, no seed
 VEO = get_model("veo-3.1")  # two ratios, 2 credits, takes a seed
 KLING_I2V = get_model("kling-2.1-i2v")  # no ratios: follows the image
 

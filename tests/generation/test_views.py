@@ -29,9 +29,9 @@ def png(width=512, height=512, fmt="PNG") -> SimpleUploadedFile:
 
 
 def post(client, **fields):
-    data = {"prompt": "a red fox running through snow", "model": "kling-2.1-t2v", "duration": "5", "aspect_ratios": "16:9"}
+    data = {"prompt": "a red fox running through snow", "model": "kling-3-t2v", "duration": "5", "aspect_ratios": "16:9"}
     data.update(fields)
-    return client.post(reverse("generation:generate"), data)
+    return client.post(reverse("generation:generate"), {key: value for key, value in data.items() if value is not None})
 
 
 def test_the_page_needs_a_login(client):
@@ -46,17 +46,17 @@ def test_the_form_renders_with_defaults(user_client):
 
 
 def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_client):
-    response = post(user_client, negative_prompt="blur", seed="42")
+    response = post(user_client, negative_prompt="blur", audio="off")
     assert response.status_code == 302 and response["Location"] == reverse("history:gallery")
     job = Job.objects.get()
     task = Task.objects.get()
-    assert (job.prompt, job.params["seed"], task.status) == ("a red fox running through snow", 42, TaskStatus.PENDING)
+    assert (job.prompt, job.params["audio"], task.status) == ("a red fox running through snow", False, TaskStatus.PENDING)
     assert task.arguments == {
         "prompt": "a red fox running through snow",
         "duration": "5",
         "aspect_ratio": "16:9",
         "negative_prompt": "blur",
-        "cfg_scale": 0.5,
+        "generate_audio": False,
     }
     assert HistoryItem.objects.get().task == task
     assert len(queued_tasks("submit_task")) == 1
@@ -74,12 +74,18 @@ def test_models_spell_their_arguments_their_own_way(user_client):
     [
         ({"prompt": ""}, "prompt", "Describe the video you want."),
         ({"prompt": "   "}, "prompt", "Describe the video you want."),
-        ({"prompt": "x" * 1001}, "prompt", "at most 1000 characters"),
-        ({"duration": "9"}, "duration", "makes videos of 5 or 10 seconds"),
+        ({"prompt": "x" * 1001}, "prompt", "Keep the prompt to 1000 characters"),
+        ({"duration": "16"}, "duration", "makes videos of 3, 4, 5"),
+        ({"model": "luma-ray-2", "duration": "5", "aspect_ratios": "1:1"}, "aspect_ratios", "supports 16:9, 9:16, 4:3, 3:4, 21:9, 9:21"),
         ({"model": "veo-3.1", "duration": "6", "aspect_ratios": "1:1"}, "aspect_ratios", "supports 16:9, 9:16"),
         ({"model": "no-such-model"}, "model", "Select a valid choice"),
-        ({"seed": "-1"}, "seed", "greater than or equal to 0"),
-        ({"model": "kling-2.1-i2v"}, "image", "needs an input image"),
+        ({"model": "veo-3.1", "duration": "6", "seed": "-1"}, "seed", "from 0 to 2147483647"),
+        ({"seed": "42"}, "seed", "takes no seed"),
+        ({"model": "luma-ray-2", "duration": "5", "negative_prompt": "blur"}, "negative_prompt", "takes nothing to avoid"),
+        ({"model": "luma-ray-2", "duration": "5", "audio": "on"}, "audio", "makes silent videos"),
+        ({"model": "luma-ray-2", "duration": "5", "resolution": "4k"}, "resolution", "makes 540p, 720p or 1080p videos"),
+        ({"model": "kling-2.1-i2v", "aspect_ratios": None}, "image", "needs an input image"),
+        ({"model": "kling-2.1-i2v", "aspect_ratios": "16:9"}, "aspect_ratios", "keeps the shape of your image"),
     ],
 )
 def test_invalid_requests_show_clear_errors_and_create_nothing(user_client, fields, field, message):
@@ -91,7 +97,7 @@ def test_invalid_requests_show_clear_errors_and_create_nothing(user_client, fiel
 
 
 def test_an_image_to_video_request_keeps_the_image(user_client):
-    response = post(user_client, model="kling-2.1-i2v", image=png())
+    response = post(user_client, model="kling-2.1-i2v", aspect_ratios=None, image=png())
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.input_image.name.startswith("inputs/") and job.input_image.size > 0
@@ -102,7 +108,7 @@ def test_a_refused_image_to_video_job_leaves_no_stored_image(client, settings):
     broke = make_user()
     fund(broke, 0)
     client.force_login(broke)
-    response = post(client, model="kling-2.1-i2v", image=png())
+    response = post(client, model="kling-2.1-i2v", aspect_ratios=None, image=png())
     assert "Not enough credits" in " ".join(response.context["form"].non_field_errors())
     assert Job.objects.count() == 0
     inputs = Path(settings.MEDIA_ROOT) / "inputs"
@@ -117,7 +123,7 @@ def test_a_refused_image_to_video_job_leaves_no_stored_image(client, settings):
     ],
 )
 def test_bad_images_are_refused(user_client, upload, message):
-    response = post(user_client, model="kling-2.1-i2v", image=upload)
+    response = post(user_client, model="kling-2.1-i2v", aspect_ratios=None, image=upload)
     assert message in " ".join(response.context["form"].errors["image"])
     assert Job.objects.count() == 0
 

@@ -28,7 +28,7 @@ def dora(client, user):
 
 
 def job_of(user, styles=("anime", "noir", "cinematic"), prompt="a fox") -> Job:
-    return start_generation(user=user, model_key="kling-2.1-t2v", prompt=prompt, duration=5, styles=list(styles))
+    return start_generation(user=user, model_key="kling-3-t2v", prompt=prompt, duration=5, styles=list(styles))
 
 
 def set_statuses(job, *statuses):

@@ -1,0 +1,51 @@
+"""The catalog: the video models we offer, each on a real fal endpoint, with its own
+choices, defaults and price. `spec.py` says what a model is, `entries.py` lists them,
+`pricing.py` turns what was sent into what fal bills."""
+
+from generation.catalog.entries import MODELS
+from generation.catalog.spec import (
+    END_IMAGE_PLACEHOLDER,
+    IMAGE_PLACEHOLDER,
+    IMAGE_TO_VIDEO,
+    TEXT_TO_VIDEO,
+    ModelSpec,
+)
+
+__all__ = [
+    "DEFAULT_MODEL_KEY", "END_IMAGE_PLACEHOLDER", "IMAGE_PLACEHOLDER", "IMAGE_TO_VIDEO", "MODELS",
+    "PROMPT_MAX_CHARS", "TEXT_TO_VIDEO", "ModelSpec", "describe", "get_model", "model_choices",
+]
+
+PROMPT_MAX_CHARS = 1000
+
+_BY_KEY = {model.key: model for model in MODELS}
+DEFAULT_MODEL_KEY = MODELS[0].key
+
+
+def get_model(key: str) -> ModelSpec:
+    """The model with this key; KeyError if we do not offer it."""
+    return _BY_KEY[key]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(model.key, model.label) for model in MODELS]
+
+
+def describe(spec: ModelSpec) -> dict:
+    """One model as the API and `manage.py catalog --json` show it."""
+    price = spec.price
+    return {
+        "key": spec.key,
+        "label": spec.label,
+        "description": spec.description,
+        "endpoint": spec.endpoint,
+        "family": spec.family,
+        "kind": spec.kind,
+        "options": spec.options(),
+        "credits_per_video": spec.credits_per_video,
+        "price": {
+            "text": price.text if price else None,
+            "published": price.published if price else False,
+            "source": spec.price_source,
+        },
+    }

@@ -1,0 +1,191 @@
+"""The request rules: what a generation request may ask for, for the chosen model.
+
+One place decides: `start_generation` enforces these rules itself, and the Generate
+form and the JSON API only translate the refusal into field errors. `check_plan` is
+the part the form's live "N videos · N credits" line needs; `check_request` is the
+whole rule set and the only function callers use to validate a request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generation.catalog import MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
+from generation.planning import MAX_VIDEOS_PER_JOB, SEED_LIMIT, JobMode, Plan, plan_job
+from generation.styles import STYLES, compose_prompt
+
+NON_FIELD = "__all__"
+STYLE_KEYS = {style.key for style in STYLES}
+
+
+class RequestRefused(ValueError):
+    """The request breaks a rule. `errors` maps a field name (or NON_FIELD) to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request that keeps every rule, with the model's defaults filled in."""
+
+    spec: ModelSpec
+    prompt: str
+    duration: int
+    resolution: str
+    audio: bool | None  # None: the model has no sound switch
+    negative_prompt: str
+    seed: int | None
+    plan: Plan
+
+
+class _Errors(dict):
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+
+def _choices(values: Sequence) -> str:
+    values = [str(value) for value in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+
+
+def _model(model_key: str, errors: _Errors) -> ModelSpec | None:
+    try:
+        return get_model(model_key)
+    except KeyError:
+        errors.add("model", f"Choose one of the models: {', '.join(m.key for m in MODELS)}.")
+        return None
+
+
+def _plan_rules(
+    spec: ModelSpec, errors: _Errors, *, styles: Sequence[str], aspect_ratios: Sequence[str], mode: str,
+    count: int | None, seed: int | None,
+) -> Plan | None:
+    unknown = [style for style in styles if style not in STYLE_KEYS]
+    if unknown:
+        errors.add("styles", f"Unknown style {_choices(unknown)}; choose from {', '.join(sorted(STYLE_KEYS))}.")
+    if aspect_ratios and not spec.aspect_ratios:
+        shape = "keeps the shape of your image" if spec.takes_image else "makes one frame shape"
+        errors.add("aspect_ratios", f"{spec.label} {shape} and takes no aspect ratio.")
+    unsupported = [ratio for ratio in aspect_ratios if spec.aspect_ratios and ratio not in spec.aspect_ratios]
+    if unsupported:
+        errors.add("aspect_ratios", f"{spec.label} supports {', '.join(spec.aspect_ratios)}.")
+    if mode not in JobMode.values:
+        errors.add("mode", f"Choose {_choices(JobMode.values)}.")
+    elif mode == JobMode.BATCH:
+        if count is None:
+            errors.add("count", "Choose how many videos to make.")
+        elif not 1 <= count <= MAX_VIDEOS_PER_JOB:
+            errors.add("count", f"Make between 1 and {MAX_VIDEOS_PER_JOB} videos.")
+    if seed is not None:
+        if not spec.seed:
+            errors.add("seed", f"{spec.label} takes no seed; clear it or choose a model that does.")
+        elif not 0 <= seed < SEED_LIMIT:
+            errors.add("seed", f"A seed is a whole number from 0 to {SEED_LIMIT - 1}.")
+    if errors:
+        return None
+    plan = plan_job(spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count or 1, seed=seed)
+    if plan.count > MAX_VIDEOS_PER_JOB:
+        errors.add(
+            NON_FIELD,
+            f"{plan.describe()}: a job makes at most {MAX_VIDEOS_PER_JOB} videos. "
+            "Choose fewer styles or ratios, or make a number of videos instead.",
+        )
+        return None
+    return plan
+
+
+def check_plan(
+    *, model_key: str, styles: Sequence[str] = (), aspect_ratios: Sequence[str] = (), mode: str = JobMode.SINGLE,
+    count: int | None = 1, seed: int | None = None,
+) -> Plan:
+    """How many videos, and which, a request makes; RequestRefused if it may not."""
+    errors = _Errors()
+    spec = _model(model_key, errors)
+    plan = None
+    if spec is not None:
+        plan = _plan_rules(spec, errors, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=seed)
+    if errors:
+        raise RequestRefused(dict(errors))
+    return plan
+
+
+def check_request(
+    *,
+    model_key: str,
+    prompt: str,
+    duration: int | None = None,
+    styles: Sequence[str] = (),
+    aspect_ratios: Sequence[str] = (),
+    mode: str = JobMode.SINGLE,
+    count: int | None = 1,
+    seed: int | None = None,
+    negative_prompt: str = "",
+    resolution: str = "",
+    audio: bool | None = None,
+    image: bool = False,
+    end_image: bool = False,
+) -> CheckedRequest:
+    """Every rule a generation request must keep, for its model. Returns the request
+    with the model's defaults filled in, or raises RequestRefused naming every broken
+    rule by field. Nothing given is dropped: a value the model cannot take is refused."""
+    errors = _Errors()
+    spec = _model(model_key, errors)
+    if spec is None:
+        raise RequestRefused(dict(errors))
+
+    prompt = " ".join((prompt or "").split())
+    if not prompt:
+        errors.add("prompt", "Describe the video you want.")
+    elif len(prompt) > PROMPT_MAX_CHARS:
+        errors.add("prompt", f"Keep the prompt to {PROMPT_MAX_CHARS} characters (it has {len(prompt)}).")
+
+    if duration is None:
+        duration = spec.default_duration
+    elif duration not in spec.durations:
+        errors.add("duration", f"{spec.label} makes videos of {_choices(spec.durations)} seconds.")
+
+    if not resolution:
+        resolution = spec.default_resolution
+    elif resolution not in spec.resolutions:
+        if spec.resolutions:
+            errors.add("resolution", f"{spec.label} makes {_choices(spec.resolutions)} videos.")
+        else:
+            errors.add("resolution", f"{spec.label} has one resolution; leave it empty.")
+
+    if audio is None:
+        audio = spec.default_audio if spec.audio else None
+    elif audio and not spec.audio:
+        errors.add("audio", f"{spec.label} makes silent videos; turn sound off or choose a model with sound.")
+    elif not spec.audio:
+        audio = None
+
+    negative_prompt = (negative_prompt or "").strip()
+    if negative_prompt and not spec.negative_prompt:
+        errors.add("negative_prompt", f"{spec.label} takes nothing to avoid; clear it or choose a model that does.")
+    elif len(negative_prompt) > PROMPT_MAX_CHARS:
+        errors.add("negative_prompt", f"Keep it to {PROMPT_MAX_CHARS} characters.")
+
+    if spec.requires_image and not image:
+        errors.add("image", f"{spec.label} needs an input image.")
+    if image and not spec.takes_image:
+        errors.add("image", f"{spec.label} makes videos from text only; choose an image-to-video model or remove the image.")
+    if end_image and not spec.takes_end_image:
+        errors.add("end_image", f"{spec.label} takes no last-frame image; remove it or choose a model that does.")
+
+    plan = _plan_rules(spec, errors, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=seed)
+    if plan is not None and prompt:
+        longest = max((compose_prompt(prompt, style) for style in plan.styles), key=len)
+        if len(longest) > PROMPT_MAX_CHARS:
+            errors.add(
+                "prompt",
+                f"With the chosen styles the prompt would be {len(longest)} characters; "
+                f"shorten it by {len(longest) - PROMPT_MAX_CHARS} or choose other styles.",
+            )
+    if errors:
+        raise RequestRefused(dict(errors))
+    return CheckedRequest(
+        spec=spec, prompt=prompt, duration=duration, resolution=resolution, audio=audio,
+        negative_prompt=negative_prompt, seed=seed, plan=plan,
+    )
