@@ -86,7 +86,8 @@ MODELS: tuple[ModelSpec, ...] = (
         negative_prompt=True,
         credits_per_video=2,
         price=PerSecond(
-            text="$0.20/s without audio, $0.40/s with audio at 720p or 1080p; at 4k $0.40/s without audio, $0.60/s with",
+            text="$0.20/s without audio, $0.40/s with audio at 720p or 1080p; at 4k $0.40/s without audio, $0.60/s with "
+                 "(5s 1080p with audio = $2.00)",
             rates={
                 ("720p", False): D("0.20"), ("720p", True): D("0.40"),
                 ("1080p", False): D("0.20"), ("1080p", True): D("0.40"),
@@ -201,7 +202,7 @@ MODELS: tuple[ModelSpec, ...] = (
         image_field="image_url",
         end_image_field="end_image_url",
         price=PerBlock(
-            text="$0.2 per 5 seconds (720p costs 2x, 1080p 4x, 9s costs 2x)",
+            text="$0.2 per 5 seconds",
             block_seconds=5, block_usd=D("0.2"), resolution_factor=LUMA_FACTORS,
         ),
     ),
