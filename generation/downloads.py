@@ -7,20 +7,15 @@ attempt overwrites the first instead of leaving an orphan beside it."""
 
 from __future__ import annotations
 
-import hashlib
 import io
-import ipaddress
 import logging
-import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 from uuid import UUID
 
 import av
-import requests
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -29,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from generation.fetch import DownloadError, LeaseLost, Target, check_url, checked_addresses, fetch_to_file
 from generation.models import ErrorKind, Task, TaskStatus
 from generation.services import fail_task
 from generation.submission import retry_delay
@@ -38,19 +34,6 @@ from history.services import fill_card
 
 logger = logging.getLogger(__name__)
 
-CHUNK_BYTES = 256 * 1024
-MAX_REDIRECTS = 3
-ACCEPTED_CONTENT_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
-
-
-class DownloadError(Exception):
-    def __init__(self, message: str, detail: str = "", *, retryable: bool):
-        super().__init__(message)
-        self.message = message
-        self.detail = detail or message
-        self.retryable = retryable
-
-
 @dataclass(frozen=True)
 class VideoFacts:
     duration_seconds: float
@@ -59,96 +42,12 @@ class VideoFacts:
     poster_jpeg: bytes
 
 
-def _host_allowed(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    for allowed in settings.FAL_MEDIA_HOSTS:
-        allowed = allowed.lower()
-        if allowed.startswith(".") and host.endswith(allowed):
-            return True
-        if host == allowed:
-            return True
-    return False
-
-
-def _is_sandbox_url(url: str) -> bool:
-    sandbox = settings.FAL_SANDBOX_URL
-    if not sandbox:
-        return False
-    a, b = urlsplit(url), urlsplit(sandbox)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
-
-
-def check_source_url(url: str) -> None:
-    """Refuse any URL we should not fetch: not https, not one of fal's media hosts
-    (or the sandbox, when it is in use), or resolving to a private address."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise DownloadError("The result link is not a valid URL.", f"bad url {url!r}", retryable=False)
-    if not _is_sandbox_url(url):
-        if parts.scheme != "https":
-            raise DownloadError("The result link is not secure (https).", f"refused scheme in {url!r}", retryable=False)
-        if not _host_allowed(parts.hostname):
-            raise DownloadError("The result came from a host we do not trust.", f"refused host in {url!r}", retryable=False)
-    if settings.DOWNLOAD_ALLOW_PRIVATE:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise DownloadError("Could not reach the result's host.", f"dns: {exc}", retryable=True) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise DownloadError(
-                "The result came from a host we do not trust.", f"{parts.hostname} resolves to {address}", retryable=False
-            )
-
-
-def fetch_to_file(url: str, destination, *, max_bytes: int) -> tuple[int, str, str]:
-    """Stream `url` into the open binary file `destination`.
-    Returns (size, sha256 hex, content type)."""
-    session = requests.Session()
-    for _ in range(MAX_REDIRECTS + 1):
-        check_source_url(url)
-        try:
-            response = session.get(
-                url, stream=True, allow_redirects=False, timeout=(10, settings.DOWNLOAD_TIMEOUT_SECONDS)
-            )
-        except requests.RequestException as exc:
-            raise DownloadError("Could not download the video.", f"GET {url}: {exc!r}", retryable=True) from exc
-        if response.is_redirect and response.headers.get("Location"):
-            url = urljoin(url, response.headers["Location"])
-            response.close()
-            continue
-        break
-    else:
-        raise DownloadError("The result link redirected too many times.", f"last url {url}", retryable=False)
-
-    with response:
-        if response.status_code >= 500 or response.status_code in (408, 429):
-            raise DownloadError("The provider could not serve the video just now.", f"HTTP {response.status_code} from {url}", retryable=True)
-        if response.status_code != 200:
-            raise DownloadError("The provider no longer has this video.", f"HTTP {response.status_code} from {url}", retryable=False)
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type and not content_type.startswith(ACCEPTED_CONTENT_TYPES):
-            raise DownloadError("The provider sent something that is not a video.", f"Content-Type {content_type!r} from {url}", retryable=True)
-        declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise DownloadError("The video is larger than we accept.", f"Content-Length {declared} > {max_bytes}", retryable=False)
-
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            for chunk in response.iter_content(CHUNK_BYTES):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DownloadError("The video is larger than we accept.", f"more than {max_bytes} bytes from {url}", retryable=False)
-                digest.update(chunk)
-                destination.write(chunk)
-        except requests.RequestException as exc:
-            raise DownloadError("The download was interrupted.", f"after {size} bytes: {exc!r}", retryable=True) from exc
-        if declared and declared.isdigit() and size != int(declared):
-            raise DownloadError("The download was interrupted.", f"got {size} of {declared} bytes", retryable=True)
-    return size, digest.hexdigest(), content_type
+def check_source_url(url: str) -> Target:
+    """The gate every hop of a download passes: the URL (see generation.fetch) and
+    the addresses its host resolves to."""
+    target = check_url(url)
+    checked_addresses(target)
+    return target
 
 
 def probe_video(path: Path) -> VideoFacts:
@@ -194,57 +93,99 @@ def _store(name: str, content) -> str:
 
 def download_result(*, task_id: UUID | str) -> None:
     """The download step. Safe to run twice: a lease lets one run work at a time and a
-    finished task is left alone."""
-    task = _claim(task_id)
-    if task is None:
+    finished task is left alone.
+
+    The lease's expiry time is also this run's claim ticket: it is renewed while bytes
+    flow only if it is still the value this run wrote, and the task completes (or
+    fails) only under the same condition. A run that stalls past its lease (frozen,
+    paused) finds another worker's ticket there and stops without touching the task,
+    so two workers never both save the same task's video."""
+    holder = _claim(task_id)
+    if holder is None:
         return
+    task = Task.objects.get(pk=task_id)
     try:
-        stored = _download_and_store(task)
-    except DownloadError as error:
-        _after_download_error(task, error)
+        stored = _download_and_store(task, holder)
+    except LeaseLost:
+        logger.warning("download of task %s stopped: another worker holds it now", task.pk)
         return
-    _complete(task, stored)
+    except DownloadError as error:
+        _after_download_error(task, error, holder)
+        return
+    _complete(task, stored, holder)
 
 
-def _claim(task_id: UUID | str) -> Task | None:
+class _LeaseHolder:
+    """This run's hold on a download (see download_result)."""
+
+    def __init__(self, *, task_id, lease):
+        self.task_id = task_id
+        self.lease = lease
+
+    def still_ours(self, *, lock: bool = False) -> bool:
+        rows = Task.objects.filter(pk=self.task_id, status=TaskStatus.DOWNLOADING, lease_until=self.lease)
+        if lock:
+            rows = rows.select_for_update()
+        return rows.exists()
+
+    def renew(self, _bytes_so_far: int = 0) -> None:
+        now = timezone.now()
+        renewed = now + timedelta(seconds=settings.DOWNLOAD_LEASE_SECONDS)
+        moved = Task.objects.filter(pk=self.task_id, status=TaskStatus.DOWNLOADING, lease_until=self.lease).update(
+            lease_until=renewed, updated_at=now
+        )
+        if not moved:
+            raise LeaseLost()
+        self.lease = renewed
+
+
+def _claim(task_id: UUID | str) -> _LeaseHolder | None:
     """Take the lease on a downloading task (and count the attempt), or None when
     another run holds it or the task is no longer downloading."""
     now = timezone.now()
+    lease = now + timedelta(seconds=settings.DOWNLOAD_LEASE_SECONDS)
     claimed = (
         Task.objects.filter(pk=task_id, status=TaskStatus.DOWNLOADING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(
-            lease_until=now + timedelta(seconds=settings.DOWNLOAD_LEASE_SECONDS),
+            lease_until=lease,
             download_attempts=F("download_attempts") + 1,
             next_attempt_at=None,
             updated_at=now,
         )
     )
-    return Task.objects.get(pk=task_id) if claimed else None
+    return _LeaseHolder(task_id=task_id, lease=lease) if claimed else None
 
 
-def _after_download_error(task: Task, error: DownloadError) -> None:
+def _after_download_error(task: Task, error: DownloadError, holder: _LeaseHolder) -> None:
     """Try again later with backoff while the error may pass and attempts remain;
-    otherwise fail the task with the error's message."""
+    otherwise fail the task with the error's message. Either only while the lease is
+    still this run's."""
     logger.warning("download of task %s failed: %s", task.pk, error.detail)
     if error.retryable and task.download_attempts < settings.DOWNLOAD_MAX_ATTEMPTS:
         run_after = timezone.now() + retry_delay(task.download_attempts)
         with transaction.atomic():
-            Task.objects.filter(pk=task.pk, status=TaskStatus.DOWNLOADING).update(
+            released = Task.objects.filter(pk=task.pk, status=TaskStatus.DOWNLOADING, lease_until=holder.lease).update(
                 lease_until=None, next_attempt_at=run_after, error_kind=ErrorKind.DOWNLOAD, error_detail=error.detail
             )
-            enqueue_download_result(task.pk, run_after=run_after)
+            if released:
+                enqueue_download_result(task.pk, run_after=run_after)
         return
     message = f"{error.message} Gave up after {task.download_attempts} attempts." if error.retryable else error.message
-    fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message=message, detail=error.detail)
+    with transaction.atomic():
+        if holder.still_ours(lock=True):
+            fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message=message, detail=error.detail)
 
 
-def _complete(task: Task, stored: StoredVideo) -> None:
+def _complete(task: Task, stored: StoredVideo, holder: _LeaseHolder) -> None:
     """Finish the task and fill its card in one transaction. If the task finished
     otherwise meanwhile, the files just stored are removed again (unless another run
-    completed it, whose card points at the same names)."""
+    completed it, whose card points at the same names); if another run holds the
+    lease now, its files (under the same names) are left to it."""
     try:
         with transaction.atomic():
+            if not holder.still_ours(lock=True):
+                raise LeaseLost()
             transition_task(
                 task.pk, TaskStatus.COMPLETED, only_from=[TaskStatus.DOWNLOADING], error_kind="", error_message=""
             )
@@ -259,6 +200,9 @@ def _complete(task: Task, stored: StoredVideo) -> None:
                 size_bytes=stored.size_bytes,
                 sha256=stored.sha256,
             )
+    except LeaseLost:
+        logger.warning("task %s: lease lost before completing; the new holder finishes it", task.pk)
+        return
     except TransitionRefused as refused:
         if refused.current != TaskStatus.COMPLETED:
             default_storage.delete(stored.video_name)
@@ -276,12 +220,16 @@ class StoredVideo:
     sha256: str
 
 
-def _download_and_store(task: Task) -> StoredVideo:
+def _download_and_store(task: Task, holder: _LeaseHolder) -> StoredVideo:
     video_name, poster_name = storage_names(task)
     with tempfile.NamedTemporaryFile(suffix=".mp4") as temporary:
-        size, sha256, _ = fetch_to_file(task.result_url, temporary, max_bytes=settings.DOWNLOAD_MAX_BYTES)
+        fetched = fetch_to_file(
+            task.result_url, temporary, max_bytes=settings.DOWNLOAD_MAX_BYTES, on_progress=holder.renew
+        )
+        size, sha256 = fetched.size, fetched.sha256
         temporary.flush()
         facts = probe_video(Path(temporary.name))
+        holder.renew()  # about to write into storage: make sure the task is still ours
         temporary.seek(0)
         video_name = _store(video_name, File(temporary))
     try:

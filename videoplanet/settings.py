@@ -155,6 +155,21 @@ DOWNLOAD_TIMEOUT_SECONDS = env.float("DOWNLOAD_TIMEOUT_SECONDS", default=60.0)
 DOWNLOAD_LEASE_SECONDS = env.int("DOWNLOAD_LEASE_SECONDS", default=300)
 # Allow downloads from loopback/private addresses (only the local sandbox needs it).
 DOWNLOAD_ALLOW_PRIVATE = env.bool("DOWNLOAD_ALLOW_PRIVATE", default=FAL_USE_SANDBOX)
+# Networks exempt from the public-address rule (e.g. a media mirror inside our own
+# network), as CIDRs; empty by default.
+DOWNLOAD_ALLOWED_NETWORKS = env.list("DOWNLOAD_ALLOWED_NETWORKS", default=[])
+# Ports a result URL may name (https's own by default; the sandbox's is always allowed).
+DOWNLOAD_ALLOWED_PORTS = env.list("DOWNLOAD_ALLOWED_PORTS", cast=int, default=[443])
+# Certificates trusted for result downloads (a PEM bundle); empty means certifi's.
+DOWNLOAD_CA_BUNDLE = env.str("DOWNLOAD_CA_BUNDLE", default="")
+DOWNLOAD_CONNECT_TIMEOUT_SECONDS = env.float("DOWNLOAD_CONNECT_TIMEOUT_SECONDS", default=10.0)
+# A whole download (every redirect, every byte) must finish within this...
+DOWNLOAD_DEADLINE_SECONDS = env.float("DOWNLOAD_DEADLINE_SECONDS", default=600.0)
+# ...and, after its first DOWNLOAD_THROUGHPUT_GRACE_SECONDS, average at least this rate.
+DOWNLOAD_MIN_BYTES_PER_SECOND = env.int("DOWNLOAD_MIN_BYTES_PER_SECOND", default=8 * 1024)
+DOWNLOAD_THROUGHPUT_GRACE_SECONDS = env.float("DOWNLOAD_THROUGHPUT_GRACE_SECONDS", default=10.0)
+# How often a running download renews its lease.
+DOWNLOAD_PROGRESS_SECONDS = env.float("DOWNLOAD_PROGRESS_SECONDS", default=5.0)
 INPUT_IMAGE_MAX_BYTES = env.int("INPUT_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 # How long a queued or running task may go without news before we ask the provider.
 STATUS_POLL_SECONDS = env.int("STATUS_POLL_SECONDS", default=10)

@@ -247,3 +247,92 @@ def test_a_second_retry_after_the_same_download_fails_again_generates_afresh(san
     assert Task.objects.get(pk=redownload.pk).error_kind == ErrorKind.DOWNLOAD
     fresh = retry_task(task=Task.objects.get(pk=redownload.pk))
     assert (fresh.status, fresh.request_id, fresh.result_url) == (TaskStatus.PENDING, "", "")
+
+
+def _download_in_thread(task_id):
+    """download_result as another worker runs it: in a thread with its own connection."""
+    import threading
+
+    from django.db import connection
+
+    errors = []
+
+    def run():
+        try:
+            download_result(task_id=task_id)
+        except BaseException as exc:  # surfaced by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def _wait_for(condition, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_is_renewed_while_bytes_flow_so_no_second_worker_starts(hostile, settings, clip):
+    # A download three times longer than its lease: only renewal keeps it ours.
+    settings.DOWNLOAD_LEASE_SECONDS = 1
+    settings.DOWNLOAD_PROGRESS_SECONDS = 0.1
+    hostile.routes["/paced"] = ("paced", (clip, 3.0))
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url=f"{hostile.base}/paced")
+    thread, errors = _download_in_thread(task.pk)
+    _wait_for(lambda: hostile.paths() == ["/paced"], "the first worker to start")
+    leases = set()
+    while thread.is_alive():
+        download_result(task_id=task.pk)  # a second worker, again and again
+        row = Task.objects.get(pk=task.pk)
+        if row.status == TaskStatus.DOWNLOADING:
+            leases.add(row.lease_until)
+        time.sleep(0.2)
+    thread.join()
+    assert errors == []
+    task.refresh_from_db()
+    assert (task.status, task.download_attempts) == (TaskStatus.COMPLETED, 1)
+    assert hostile.paths() == ["/paced"]  # fetched once
+    assert len(leases) >= 3  # renewed while streaming
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_lost_its_lease_stops_and_saves_nothing(hostile, settings, clip):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.DOWNLOAD_PROGRESS_SECONDS = 0.1
+    hostile.routes["/paced"] = ("paced", (clip, 3.0))
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url=f"{hostile.base}/paced")
+    thread, errors = _download_in_thread(task.pk)
+    _wait_for(lambda: hostile.paths() == ["/paced"], "the first worker to start")
+    # Another worker took over (as after the first one froze past its lease).
+    theirs = timezone.now() + timedelta(minutes=5)
+    Task.objects.filter(pk=task.pk).update(lease_until=theirs)
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    task.refresh_from_db()
+    assert (task.status, task.lease_until, task.error_kind) == (TaskStatus.DOWNLOADING, theirs, "")
+    assert media_files(settings) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trickling_source_fails_the_attempt_well_before_the_lease_runs_out(hostile, settings):
+    settings.DOWNLOAD_THROUGHPUT_GRACE_SECONDS = 1.0
+    settings.DOWNLOAD_MIN_BYTES_PER_SECOND = 1000
+    settings.DOWNLOAD_MAX_ATTEMPTS = 1
+    hostile.routes["/trickle"] = ("trickle", 0.3)
+    task = make_task(status=TaskStatus.DOWNLOADING, result_url=f"{hostile.base}/trickle")
+    started = time.monotonic()
+    download_result(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and "too slow" in task.error_message
+    assert time.monotonic() - started < settings.DOWNLOAD_LEASE_SECONDS
