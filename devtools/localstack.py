@@ -77,8 +77,8 @@ class LocalStack:
         self.processes[spec.name] = process
         return process
 
-    def start_web(self) -> None:
-        web = self.start(processes.web(bind=f"127.0.0.1:{self.port}"))
+    def start_web(self, *, access_log: bool = False) -> None:
+        web = self.start(processes.web(bind=f"127.0.0.1:{self.port}", access_log=access_log))
         processes.wait_until_answering(
             f"{self.url}/accounts/login/", alive=lambda: web.poll() is None, describe=lambda: self.log("web")
         )

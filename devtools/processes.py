@@ -47,6 +47,11 @@ def reconciler(*, every: float = 1.0, python: str = sys.executable) -> ProcessSp
     return ProcessSpec("reconcile", (python, "manage.py", "reconcile", "--every", str(every)))
 
 
+def pruner(*, every: float = 3600.0, python: str = sys.executable) -> ProcessSpec:
+    """Removes webhook deliveries past their retention, on the reconciler's pattern."""
+    return ProcessSpec("prune", (python, "manage.py", "prune_deliveries", "--every", str(every)))
+
+
 def sandbox(
     *,
     port: int,

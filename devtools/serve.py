@@ -79,13 +79,14 @@ def load_config(environ):
 
 
 def build_plan(cfg, python=sys.executable):
-    """(sandbox or None, [web, workers..., reconcile])"""
+    """(sandbox or None, [web, workers..., reconcile, prune])"""
     sandbox = None
     if cfg.use_sandbox:
         sandbox = processes.sandbox(port=cfg.sandbox_port, key_file="var/sandbox-key.pem", python=python)
     rest = [processes.web(bind=f"{cfg.host}:{cfg.port}", access_log=True, python=python)]
     rest += [processes.worker(f"worker{i}", python=python) for i in range(1, cfg.workers + 1)]
     rest.append(processes.reconciler(python=python))
+    rest.append(processes.pruner(python=python))
     return sandbox, rest
 
 

@@ -198,6 +198,7 @@ class WebhookOutcome(models.TextChoices):
     BAD_SIGNATURE = "bad_signature", "Bad or missing signature"
     REPLAY = "replay", "Replay of an earlier delivery"
     BAD_TOKEN = "bad_token", "Bad or missing task token"
+    MISMATCHED = "mismatched", "Signed for another request or fal account"
     UNKNOWN_TASK = "unknown_task", "Unknown task"
     MALFORMED = "malformed", "Malformed body"
     TOO_LARGE = "too_large", "Body too large"
@@ -212,13 +213,17 @@ class WebhookDelivery(models.Model):
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
     # fal signs every delivery afresh (a new timestamp each try), so an exact repeat of
-    # a signature we already accepted is someone replaying it.
+    # a signature we already accepted is someone replaying it. Stored as canonical
+    # lower-case hex of its bytes (generation.webhooks.canonical_signature).
     signature = models.CharField(max_length=128, blank=True, db_index=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     query_string = models.TextField(blank=True)
     headers = models.JSONField(default=dict)
+    # The whole body only for deliveries that passed every check; refused ones keep
+    # their first FAL_WEBHOOK_PREVIEW_BYTES, with the size and digest of the whole.
     body = models.TextField(blank=True)
     body_size = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=16, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     detail = models.TextField(blank=True)

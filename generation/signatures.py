@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Mapping
 
@@ -29,6 +30,7 @@ HEADER_USER_ID = "X-Fal-Webhook-User-Id"
 HEADER_TIMESTAMP = "X-Fal-Webhook-Timestamp"
 HEADER_SIGNATURE = "X-Fal-Webhook-Signature"
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _CACHE_KEY = "fal:jwks"
 _REFRESH_GUARD_KEY = "fal:jwks:refreshed"
 
@@ -84,10 +86,10 @@ def verify_fal_signature(headers: Mapping[str, str], body: bytes, *, now: float 
     missing = [name for name, value in values.items() if not value]
     if missing:
         raise SignatureError(f"missing header(s): {', '.join(missing)}")
-    try:
-        timestamp = int(values[HEADER_TIMESTAMP])
-    except ValueError:
-        raise SignatureError("timestamp is not an integer") from None
+    # Unix seconds: at most 12 digits (an int of 400 digits overflows the float clock).
+    if not _TIMESTAMP.fullmatch(values[HEADER_TIMESTAMP]):
+        raise SignatureError("timestamp is not Unix seconds")
+    timestamp = int(values[HEADER_TIMESTAMP])
     skew = abs((now if now is not None else time.time()) - timestamp)
     if skew > settings.FAL_WEBHOOK_TOLERANCE_SECONDS:
         raise SignatureError(f"timestamp is {int(skew)} s away from our clock")

@@ -18,7 +18,7 @@ from generation.forms import GenerationForm, PlanForm
 from generation.models import Job
 from generation.rules import NON_FIELD, RequestRefused
 from generation.services import cancel_job, start_generation
-from generation.webhooks import process_delivery, record_delivery
+from generation import webhooks
 from pixelart.selectors import input_frame
 
 PREFILL_SINGLE = ("model", "prompt", "duration", "resolution", "audio", "negative_prompt", "seed", "mode", "count")
@@ -150,11 +150,16 @@ def cancel_job_view(request: HttpRequest, job_id) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def fal_webhook(request: HttpRequest) -> JsonResponse:
-    # Read the body before anything can fail, so the raw delivery is always recorded;
-    # one byte past the cap is enough to know it is too large.
-    body = request.read(settings.FAL_WEBHOOK_MAX_BYTES + 1)
-    delivery = record_delivery(
-        headers=request.headers, body=body, query=request.GET.dict(), remote_addr=request.META.get("REMOTE_ADDR")
+    # Read the body before anything can fail, so the delivery is always recorded; one
+    # byte past the cap is enough to know it is too large.
+    body = webhooks.read_body(request, limit=settings.FAL_WEBHOOK_MAX_BYTES + 1)
+    if webhooks.refusals_exceeded(request) and not webhooks.verifies(headers=request.headers, body=body):
+        return JsonResponse({"outcome": "throttled", "detail": "too many refused deliveries from this address"}, status=429)
+    query = request.GET.dict()
+    delivery = webhooks.record_delivery(
+        headers=request.headers, body=body, query=query, remote_addr=request.META.get("REMOTE_ADDR")
     )
-    answer = process_delivery(delivery, body=body, headers=request.headers, query=request.GET.dict())
-    return JsonResponse({"outcome": answer.outcome, "detail": answer.detail}, status=answer.status)
+    answer = webhooks.process_delivery(delivery, body=body, headers=request.headers, query=query)
+    if 400 <= answer.status < 500:
+        webhooks.count_refusal(request)
+    return JsonResponse({"outcome": answer.outcome, "detail": answer.message}, status=answer.status)

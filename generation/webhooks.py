@@ -1,83 +1,196 @@
 """Receiving fal's webhook: record it, prove it, apply it, answer fast.
 
-Every delivery is stored raw before it is looked at, then checked in order: size,
-fal's signature, JSON shape, our task, the task's token, and only then applied as one
-transition. The slow work (the download) is queued, never done here."""
+Anyone can post to the endpoint, so a delivery is first recorded small: its headers,
+the first few KB of its body, its size and SHA-256. Only a delivery that passes every
+check keeps its whole body (staff may process it again). Then, in order:
+size, signature (and, when configured, fal's account), replay, JSON shape, our task,
+the task's token, the task's own request; only then is it applied, as one transition.
+The slow work (the download) is queued, never done here.
+
+A crash while judging or applying is recorded on the delivery (outcome "error", the
+traceback for staff) and answered 500, so fal delivers it again later. An address
+that keeps sending refused deliveries is throttled (django-ratelimit, in the shared
+cache): its further unsigned posts are answered 429 and not recorded at all, while
+deliveries that fal really signed still go through."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils import timezone
+from django_ratelimit.core import get_usage
 
 from generation.models import Task, WebhookDelivery, WebhookOutcome
 from generation.services import apply_provider_outcome
-from generation.signatures import SignatureError, verify_fal_signature
+from generation.signatures import HEADER_SIGNATURE, HEADER_USER_ID, SignatureError, verify_fal_signature
 
 logger = logging.getLogger(__name__)
 
 # Headers worth keeping with the record; never cookies or authorisation.
-_KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-fal-", "x-forwarded-for")
+_KEPT_HEADERS = ("content-type", "content-length", "transfer-encoding", "user-agent", "x-fal-", "x-forwarded-for")
+_HEADER_VALUE_LIMIT = 512
 
-
-_ACCEPTED = (WebhookOutcome.APPLIED, WebhookOutcome.DUPLICATE)
+_THROTTLE_GROUP = "fal-webhook-refusals"
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     outcome: WebhookOutcome
-    detail: str
+    detail: str  # kept on the delivery, for staff
+    public: str = ""  # what the sender is told, when it should not see the detail
+
+    @property
+    def message(self) -> str:
+        return self.public or self.detail
+
+
+def _text(value: str) -> str:
+    """PostgreSQL stores no NUL character in text (nor in JSON): keep a visible mark instead."""
+    return value.replace("\x00", "\ufffd")
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower().startswith(_KEPT_HEADERS)}
+    return {
+        _text(k): _text(str(v))[:_HEADER_VALUE_LIMIT]
+        for k, v in headers.items()
+        if k.lower().startswith(_KEPT_HEADERS)
+    }
+
+
+def canonical_signature(value: str) -> str:
+    """The signature's bytes, written one way (lower-case hex), so that a replay in
+    upper case or with spaces is still the same signature; text that is not hex is
+    kept as it came (it will not verify anyway)."""
+    value = (value or "").strip()
+    try:
+        return bytes.fromhex(value).hex()[:128]
+    except ValueError:
+        return _text(value)[:128]
+
+
+def _masked_query(query: Mapping[str, str]) -> str:
+    return _text("&".join(f"{k}={'***' if k == 'token' else v}" for k, v in query.items()))[:2000]
+
+
+def read_body(request: HttpRequest, *, limit: int) -> bytes:
+    """At most `limit` bytes of the request's body. A chunked body (no Content-Length)
+    is read from the server's decoded stream, which Django's request would see as
+    empty; gunicorn marks such a stream as ending on its own (wsgi.input_terminated)."""
+    meta = request.META
+    if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
+        stream, parts, size = meta["wsgi.input"], [], 0
+        while size < limit:
+            part = stream.read(min(64 * 1024, limit - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        return b"".join(parts)
+    return request.read(limit)
 
 
 def record_delivery(*, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], remote_addr: str | None) -> WebhookDelivery:
-    kept = body[: settings.FAL_WEBHOOK_MAX_BYTES]
+    """Store what arrived, small (see the module's docstring)."""
+    preview = body[: settings.FAL_WEBHOOK_PREVIEW_BYTES]
     return WebhookDelivery.objects.create(
         headers=_kept_headers(headers),
-        body=kept.decode("utf-8", errors="replace"),
+        body=_text(preview.decode("utf-8", errors="replace")),
         body_size=len(body),
-        query_string="&".join(f"{k}={'***' if k == 'token' else v}" for k, v in query.items()),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        query_string=_masked_query(query),
         remote_addr=remote_addr or None,
-        request_id=(headers.get("X-Fal-Webhook-Request-Id") or "")[:128],
-        signature=(headers.get("X-Fal-Webhook-Signature") or "")[:128],
+        request_id=_text(headers.get("X-Fal-Webhook-Request-Id") or "")[:128],
+        signature=canonical_signature(headers.get(HEADER_SIGNATURE) or ""),
     )
 
 
 def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> Answer:
-    """Judge and apply one stored delivery; records the outcome on it."""
-    answer, task, payload = _judge(delivery, body=body, headers=headers, query=query)
-    if answer is None:
-        changed = apply_provider_outcome(
-            task=task,
-            request_id=str(payload.get("request_id") or delivery.request_id),
-            status=str(payload.get("status")),
-            payload=payload.get("payload"),
-            error=payload.get("error") or payload.get("payload_error"),
+    """Judge and apply one stored delivery; records the outcome on it. Never raises:
+    a crash becomes an "error" outcome with its traceback, answered 500."""
+    task = None
+    try:
+        answer, task, payload = _judge(delivery, body=body, headers=headers, query=query)
+        if answer is None:
+            # Signed by fal, for this task and its request: worth keeping whole (staff
+            # may process it again). Refused deliveries keep only their preview.
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(body=_text(body.decode("utf-8", errors="replace")))
+            answer = _apply(delivery, task, payload)
+    except Exception:
+        logger.exception("webhook delivery %s crashed", delivery.pk)
+        answer = Answer(
+            500,
+            WebhookOutcome.ERROR,
+            traceback.format_exc(),
+            public=f"internal error; recorded as delivery {delivery.pk}",
         )
-        now = Task.objects.values_list("status", flat=True).get(pk=task.pk)
-        if changed:
-            answer = Answer(200, WebhookOutcome.APPLIED, f"task is now {now}")
-        else:
-            answer = Answer(200, WebhookOutcome.DUPLICATE, f"task already {now}")
-    delivery.task = task
-    delivery.outcome = answer.outcome
-    delivery.http_status = answer.status
-    delivery.detail = answer.detail
-    delivery.processed_at = timezone.now()
-    delivery.save(update_fields=["task", "outcome", "http_status", "detail", "processed_at"])
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        task=task,
+        outcome=answer.outcome,
+        http_status=answer.status,
+        detail=_text(answer.detail),
+        processed_at=timezone.now(),
+    )
     if answer.status >= 400:
-        logger.warning("webhook delivery %s refused (%s): %s", delivery.pk, answer.outcome, answer.detail)
+        logger.warning("webhook delivery %s refused (%s): %s", delivery.pk, answer.outcome, answer.message)
     return answer
+
+
+def _apply(delivery: WebhookDelivery, task: Task, payload: dict) -> Answer:
+    changed = apply_provider_outcome(
+        task=task,
+        request_id=str(payload.get("request_id") or delivery.request_id),
+        status=str(payload.get("status")),
+        payload=payload.get("payload"),
+        error=_error_text(payload.get("error") or payload.get("payload_error")),
+    )
+    now = Task.objects.values_list("status", flat=True).get(pk=task.pk)
+    if changed:
+        return Answer(200, WebhookOutcome.APPLIED, f"task is now {now}")
+    return Answer(200, WebhookOutcome.DUPLICATE, f"task already {now}")
+
+
+def _error_text(error) -> str | None:
+    """fal's `error` is usually a message; an object (a list of validation errors, a
+    detail dict) is kept as its JSON text rather than refused."""
+    if error is None or isinstance(error, str):
+        return error
+    return json.dumps(error, ensure_ascii=False)[:2000]
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _earlier_with_signature(signature: str, *, exclude: int | None = None, accepted_only: bool) -> int | None:
+    """fal signs every delivery afresh (a new timestamp each try), so a signature we
+    already accepted is someone sending it again. (One that was refused, say for a
+    wrong token, does not block the genuine delivery that follows.) Signatures are
+    compared as bytes: `canonical_signature` writes them one way."""
+    if not signature:
+        return None
+    earlier = WebhookDelivery.objects.filter(signature=signature)
+    if accepted_only:
+        earlier = earlier.filter(outcome__in=(WebhookOutcome.APPLIED, WebhookOutcome.DUPLICATE))
+    if exclude is not None:
+        earlier = earlier.exclude(pk=exclude)
+    return earlier.values_list("pk", flat=True).first()
 
 
 def _judge(
@@ -85,32 +198,82 @@ def _judge(
 ) -> tuple[Answer | None, Task | None, dict]:
     """Check a delivery in order; (None, task, payload) when it may be applied."""
     if len(body) > settings.FAL_WEBHOOK_MAX_BYTES:
-        return Answer(413, WebhookOutcome.TOO_LARGE, f"{len(body)} bytes"), None, {}
+        return Answer(413, WebhookOutcome.TOO_LARGE, f"more than {settings.FAL_WEBHOOK_MAX_BYTES} bytes"), None, {}
     try:
         signed_request_id = verify_fal_signature(headers, body)
     except SignatureError as exc:
         return Answer(401, WebhookOutcome.BAD_SIGNATURE, str(exc)), None, {}
-    earlier = (
-        WebhookDelivery.objects.filter(signature=delivery.signature, outcome__in=_ACCEPTED)
-        .exclude(pk=delivery.pk)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    account = settings.FAL_ACCOUNT_USER_ID
+    if account and (headers.get(HEADER_USER_ID) or "").strip() != account:
+        return Answer(403, WebhookOutcome.MISMATCHED, "signed for another fal account"), None, {}
+    earlier = _earlier_with_signature(delivery.signature, exclude=delivery.pk, accepted_only=True)
     if earlier is not None:
         return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None, {}
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Answer(400, WebhookOutcome.MALFORMED, f"not JSON: {exc}"), None, {}
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return Answer(400, WebhookOutcome.MALFORMED, f"not JSON: {str(exc)[:200]}"), None, {}
     if not isinstance(payload, dict) or payload.get("status") not in ("OK", "ERROR"):
         return Answer(400, WebhookOutcome.MALFORMED, "expected an object with status OK or ERROR"), None, {}
+    payload = _without_nul(payload)
     if payload.get("request_id") and payload["request_id"] != signed_request_id:
         return Answer(400, WebhookOutcome.MALFORMED, "request_id in body differs from the signed one"), None, {}
 
     try:
         task = Task.objects.get(pk=query.get("task", ""))
     except (Task.DoesNotExist, ValidationError, ValueError):
-        return Answer(404, WebhookOutcome.UNKNOWN_TASK, f"no task {query.get('task', '')!r}"), None, {}
-    if not secrets.compare_digest(str(query.get("token", "")), task.webhook_token):
+        return Answer(404, WebhookOutcome.UNKNOWN_TASK, f"no task {_text(query.get('task', ''))[:100]!r}"), None, {}
+    if not secrets.compare_digest(str(query.get("token", "")).encode(), task.webhook_token.encode()):
         return Answer(403, WebhookOutcome.BAD_TOKEN, "token does not match the task"), task, {}
+    # The token names the task; the signature names the request. Once the task knows
+    # its request, a delivery signed for any other request (another customer's, or
+    # an earlier submit of ours) must not move it.
+    signed_ids = {signed_request_id, payload.get("gateway_request_id")}
+    if task.request_id and task.request_id not in signed_ids:
+        return Answer(409, WebhookOutcome.MISMATCHED, f"signed for request {signed_request_id!r}, not the task's"), task, {}
     return None, task, payload
+
+
+# --- intake throttling ---------------------------------------------------------
+
+def _client_key(_group: str, request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _refusals(request: HttpRequest, *, increment: bool) -> dict | None:
+    return get_usage(
+        request, group=_THROTTLE_GROUP, key=_client_key, rate=settings.FAL_WEBHOOK_REFUSED_RATE, increment=increment
+    )
+
+
+def refusals_exceeded(request: HttpRequest) -> bool:
+    """Has this address had more refused deliveries than the rate allows?"""
+    usage = _refusals(request, increment=False)
+    return bool(usage and usage["count"] >= usage["limit"])
+
+
+def count_refusal(request: HttpRequest) -> None:
+    _refusals(request, increment=True)
+
+
+def verifies(*, headers: Mapping[str, str], body: bytes) -> bool:
+    """Is this fal's signature? (for a throttled address, before anything is stored)"""
+    if len(body) > settings.FAL_WEBHOOK_MAX_BYTES:
+        return False
+    try:
+        verify_fal_signature(headers, body)
+    except SignatureError:
+        return False
+    # A signed delivery already seen (refused, say) gets no second pass around the throttle.
+    return _earlier_with_signature(canonical_signature(headers.get(HEADER_SIGNATURE) or ""), accepted_only=False) is None
+
+
+def prune_deliveries(*, now=None) -> int:
+    """Remove deliveries older than the retention; returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.FAL_WEBHOOK_RETENTION_DAYS)
+    removed = 0
+    while True:
+        batch = list(WebhookDelivery.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[:1000])
+        if not batch:
+            return removed
+        removed += WebhookDelivery.objects.filter(pk__in=batch).delete()[0]

@@ -141,6 +141,17 @@ FAL_JWKS_CACHE_SECONDS = env.int("FAL_JWKS_CACHE_SECONDS", default=6 * 3600)
 FAL_JWKS_MIN_REFRESH_SECONDS = env.int("FAL_JWKS_MIN_REFRESH_SECONDS", default=30)
 FAL_WEBHOOK_TOLERANCE_SECONDS = env.int("FAL_WEBHOOK_TOLERANCE_SECONDS", default=300)
 FAL_WEBHOOK_MAX_BYTES = env.int("FAL_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# What a refused delivery keeps of its body (with the size and SHA-256 of the whole).
+FAL_WEBHOOK_PREVIEW_BYTES = env.int("FAL_WEBHOOK_PREVIEW_BYTES", default=4096)
+# Refused deliveries one client address may send before its unsigned posts are
+# answered 429 and no longer recorded (django-ratelimit's rate syntax; counted in
+# the cache, so use a shared CACHE_URL with several web processes).
+FAL_WEBHOOK_REFUSED_RATE = env.str("FAL_WEBHOOK_REFUSED_RATE", default="60/m")
+# `manage.py prune_deliveries` removes deliveries older than this.
+FAL_WEBHOOK_RETENTION_DAYS = env.int("FAL_WEBHOOK_RETENTION_DAYS", default=30)
+# fal's user id for our account (X-Fal-Webhook-User-Id): when set, deliveries signed
+# for any other account are refused.
+FAL_ACCOUNT_USER_ID = env.str("FAL_ACCOUNT_USER_ID", default="")
 FAL_CLIENT_TIMEOUT = env.float("FAL_CLIENT_TIMEOUT", default=30.0)
 # Where result files may be fetched from: fal's media hosts (a leading dot matches
 # any subdomain). The sandbox's own address is added when the sandbox is in use.

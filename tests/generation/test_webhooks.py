@@ -149,10 +149,13 @@ def test_a_body_naming_another_request_than_the_signed_one_is_400(client, fal_ke
 
 def test_an_oversized_body_is_413_and_recorded_truncated(client, fal_key, settings):
     settings.FAL_WEBHOOK_MAX_BYTES = 1000
+    settings.FAL_WEBHOOK_PREVIEW_BYTES = 100
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO, "pad": "x" * 5000}).encode()
     refused(client, task, deliver(client, task, fal_key, body=body), 413, WebhookOutcome.TOO_LARGE)
-    assert len(WebhookDelivery.objects.get().body) <= 1000
+    delivery = WebhookDelivery.objects.get()
+    # Read up to one byte past the cap, and only a preview of that kept.
+    assert (len(delivery.body), delivery.body_size) == (100, 1001)
 
 
 def test_only_post_is_accepted(client):
