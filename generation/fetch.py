@@ -13,8 +13,8 @@ treated as hostile until proven otherwise:
   checked address, with the name sent as SNI and Host and checked against the
   certificate. Nothing resolves the name a second time, so DNS rebinding gains nothing.
 - Every redirect is a new URL and goes through the same gate.
-- The whole fetch has a deadline and a minimum throughput, so a source that trickles
-  bytes cannot hold a worker (and the task's lease) for ever.
+- The whole fetch has a deadline, and every stretch of it a minimum throughput, so a
+  source that trickles bytes cannot hold a worker (and the task's lease) for ever.
 
 requests cannot pin the address it connects to; urllib3 (which it is built on) can,
 through a connection pool made for the checked address with `server_hostname` and
@@ -299,6 +299,9 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
     grace = settings.DOWNLOAD_THROUGHPUT_GRACE_SECONDS
     progress_every = settings.DOWNLOAD_PROGRESS_SECONDS
     last_progress = started
+    # The rate is judged per window of `grace` seconds, not averaged from the start:
+    # a quick first burst must not buy a long trickle afterwards.
+    window_start, window_bytes = started, 0
     while True:
         try:
             # read1: whatever one read brings, so that the clocks below are looked at
@@ -309,6 +312,7 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
         if not chunk:
             break
         size += len(chunk)
+        window_bytes += len(chunk)
         if size > max_bytes:
             raise DownloadError("The video is larger than we accept.", f"more than {max_bytes} bytes from {url}", retryable=False)
         digest.update(chunk)
@@ -321,12 +325,15 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
                 f"{size} bytes in {elapsed:.1f} s: past the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline",
                 retryable=True,
             )
-        if elapsed > grace and size / elapsed < min_rate:
-            raise DownloadError(
-                "The download was too slow.",
-                f"{size} bytes in {elapsed:.1f} s is under {min_rate} bytes/s",
-                retryable=True,
-            )
+        window = now - window_start
+        if window >= grace:
+            if window_bytes / window < min_rate:
+                raise DownloadError(
+                    "The download was too slow.",
+                    f"{window_bytes} bytes in the last {window:.1f} s ({size} in all) is under {min_rate} bytes/s",
+                    retryable=True,
+                )
+            window_start, window_bytes = now, 0
         if on_progress is not None and now - last_progress >= progress_every:
             last_progress = now
             on_progress(size)

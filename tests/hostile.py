@@ -60,7 +60,8 @@ class HostileServer:
     cert_path: Path
     seen: list[Seen] = field(default_factory=list)
     # path -> how to answer: ("video", bytes) ("redirect", location) ("trickle", interval)
-    # ("endless", None) ("silent", None) ("chunked", bytes) ("paced", (bytes, seconds))
+    # ("endless", rate) ("silent", None) ("chunked", bytes) ("paced", (bytes, seconds))
+    # ("burst_then_trickle", interval)
     routes: dict[str, tuple] = field(default_factory=dict)
     server: ThreadingHTTPServer | None = None
 
@@ -142,6 +143,19 @@ def start_hostile_server(directory: Path, names: list[str]) -> HostileServer:
                 self.wfile.write(b"\0")
                 self.wfile.flush()
                 time.sleep(interval)
+
+        def answer_burst_then_trickle(self, interval):
+            # Half a megabyte at once (a good start), then one byte at a time.
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(10 * 1024 * 1024))
+            self.end_headers()
+            self.wfile.write(b"\0" * 512 * 1024)
+            self.wfile.flush()
+            while True:
+                time.sleep(interval)
+                self.wfile.write(b"\0")
+                self.wfile.flush()
 
         def answer_endless(self, rate):
             # Bytes with no end and no length; `rate` bytes per second, or as fast as it goes.

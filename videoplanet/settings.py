@@ -176,7 +176,7 @@ DOWNLOAD_CA_BUNDLE = env.str("DOWNLOAD_CA_BUNDLE", default="")
 DOWNLOAD_CONNECT_TIMEOUT_SECONDS = env.float("DOWNLOAD_CONNECT_TIMEOUT_SECONDS", default=10.0)
 # A whole download (every redirect, every byte) must finish within this...
 DOWNLOAD_DEADLINE_SECONDS = env.float("DOWNLOAD_DEADLINE_SECONDS", default=600.0)
-# ...and, after its first DOWNLOAD_THROUGHPUT_GRACE_SECONDS, average at least this rate.
+# ...and bring at least this rate in every stretch of DOWNLOAD_THROUGHPUT_GRACE_SECONDS.
 DOWNLOAD_MIN_BYTES_PER_SECOND = env.int("DOWNLOAD_MIN_BYTES_PER_SECOND", default=8 * 1024)
 DOWNLOAD_THROUGHPUT_GRACE_SECONDS = env.float("DOWNLOAD_THROUGHPUT_GRACE_SECONDS", default=10.0)
 # How often a running download renews its lease.

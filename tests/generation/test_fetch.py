@@ -186,6 +186,17 @@ def test_a_trickling_source_is_cut_off_by_the_minimum_throughput(hostile, settin
     assert time.monotonic() - started < 8  # cut off soon after the grace period, not at the read timeout
 
 
+def test_a_good_start_does_not_buy_a_long_trickle(hostile, settings):
+    settings.DOWNLOAD_THROUGHPUT_GRACE_SECONDS = 1.0
+    settings.DOWNLOAD_MIN_BYTES_PER_SECOND = 1000
+    hostile.routes["/burst"] = ("burst_then_trickle", 0.3)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="too slow"):
+        fetch_bytes(f"{hostile.base}/burst")
+    # Averaged from the start, 512 KB would have covered the trickle for minutes.
+    assert time.monotonic() - started < 8
+
+
 def test_an_endless_steady_source_is_cut_off_by_the_deadline(hostile, settings):
     settings.DOWNLOAD_DEADLINE_SECONDS = 2.0
     settings.DOWNLOAD_MIN_BYTES_PER_SECOND = 1
