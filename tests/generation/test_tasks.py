@@ -9,7 +9,7 @@ from django.tasks.backends.dummy import DummyBackend
 from django.tasks.backends.immediate import ImmediateBackend
 from django_tasks_db.models import DBTaskResult
 
-from generation import downloads, fal, tasks
+from generation import fal, fetch, tasks
 from generation.models import ErrorKind, Task, TaskStatus
 from tests.factories import make_task
 from tests.support import queued_tasks, run_queued_tasks
@@ -25,7 +25,7 @@ def _bug(*args, **kwargs):
     ("status", "enqueue", "broken"),
     [
         (TaskStatus.PENDING, tasks.enqueue_submit_task, (fal, "submit")),
-        (TaskStatus.DOWNLOADING, tasks.enqueue_download_result, (downloads, "check_source_url")),
+        (TaskStatus.DOWNLOADING, tasks.enqueue_download_result, (fetch, "check_url")),
         (TaskStatus.QUEUED, tasks.enqueue_refresh_from_provider, (fal, "fetch_status")),
     ],
     ids=["submit_task", "download_result", "refresh_from_provider"],
