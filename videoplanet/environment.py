@@ -73,3 +73,15 @@ class Env(environ.Env):
         if not _RATE.match(value):
             raise _bad(var, "a rate such as 30/minute (per second, minute, hour or day)")
         return value
+
+    def networks(self, var: str, *, default: list[str]) -> list[str]:
+        """Comma-separated IP networks in CIDR form (`10.0.0.0/8,fd00::/8`)."""
+        import ipaddress
+
+        values = self.list(var, default=default)
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as error:
+                raise _bad(var, "IP networks such as 10.0.0.0/8, separated by commas") from error
+        return values

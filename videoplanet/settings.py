@@ -144,9 +144,9 @@ FAL_WEBHOOK_MAX_BYTES = env.int("FAL_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # What a refused delivery keeps of its body (with the size and SHA-256 of the whole).
 FAL_WEBHOOK_PREVIEW_BYTES = env.int("FAL_WEBHOOK_PREVIEW_BYTES", default=4096)
 # Refused deliveries one client address may send before its unsigned posts are
-# answered 429 and no longer recorded (django-ratelimit's rate syntax; counted in
+# answered 429 and no longer recorded (a rate such as 60/minute; counted in
 # the cache, so use a shared CACHE_URL with several web processes).
-FAL_WEBHOOK_REFUSED_RATE = env.str("FAL_WEBHOOK_REFUSED_RATE", default="60/m")
+FAL_WEBHOOK_REFUSED_RATE = env.rate("FAL_WEBHOOK_REFUSED_RATE", default="60/minute")
 # `manage.py prune_deliveries` removes deliveries older than this.
 FAL_WEBHOOK_RETENTION_DAYS = env.int("FAL_WEBHOOK_RETENTION_DAYS", default=30)
 # fal's user id for our account (X-Fal-Webhook-User-Id): when set, deliveries signed
@@ -168,7 +168,7 @@ DOWNLOAD_LEASE_SECONDS = env.int("DOWNLOAD_LEASE_SECONDS", default=300)
 DOWNLOAD_ALLOW_PRIVATE = env.bool("DOWNLOAD_ALLOW_PRIVATE", default=FAL_USE_SANDBOX)
 # Networks exempt from the public-address rule (e.g. a media mirror inside our own
 # network), as CIDRs; empty by default.
-DOWNLOAD_ALLOWED_NETWORKS = env.list("DOWNLOAD_ALLOWED_NETWORKS", default=[])
+DOWNLOAD_ALLOWED_NETWORKS = env.networks("DOWNLOAD_ALLOWED_NETWORKS", default=[])
 # Ports a result URL may name (https's own by default; the sandbox's is always allowed).
 DOWNLOAD_ALLOWED_PORTS = env.list("DOWNLOAD_ALLOWED_PORTS", cast=int, default=[443])
 # Certificates trusted for result downloads (a PEM bundle); empty means certifi's.

@@ -96,7 +96,7 @@ def test_refused_deliveries_keep_a_preview_size_and_digest_not_the_body(client, 
 
 
 def test_an_address_that_keeps_sending_refused_deliveries_is_throttled_unrecorded(client, fal_key, settings):
-    settings.FAL_WEBHOOK_REFUSED_RATE = "3/m"
+    settings.FAL_WEBHOOK_REFUSED_RATE = "3/minute"
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     forged = b'{"status": "OK"}'
     for _ in range(3):

@@ -100,6 +100,9 @@ def test_the_sandbox_reads_the_documented_fault_rates():
         ("RETRY_BASE_SECONDS", "soon"),
         ("STORAGE_OPTIONS", "{not json"),
         ("API_JOB_CREATE_RATE", "30 per minute"),
+        ("FAL_WEBHOOK_REFUSED_RATE", "60 per minute"),
+        ("DOWNLOAD_ALLOWED_PORTS", "https"),
+        ("DOWNLOAD_ALLOWED_NETWORKS", "10.0.0.0/33"),
         ("DATABASE_URL", "nosuchdb://x"),
     ],
 )
