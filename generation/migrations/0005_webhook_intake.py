@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0003_task_variant'),
+        ('generation', '0004_job_end_image_and_catalog_choices'),
     ]
 
     operations = [
