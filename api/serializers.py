@@ -19,6 +19,7 @@ from generation.styles import STYLES
 from history.models import HistoryItem
 
 MODEL_KEYS = ", ".join(m.key for m in MODELS)
+IGNORED_FIELDS = {"csrfmiddlewaretoken"}  # a browser form's, not a setting
 STYLE_KEYS = ", ".join(s.key for s in STYLES)
 
 
@@ -58,6 +59,12 @@ class JobCreateSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Send a JSON object (or a form)."]})
+        # Nothing sent is dropped without a word: a misspelt or unsupported field is refused.
+        unknown = sorted(set(data) - set(self.fields) - IGNORED_FIELDS)
+        if unknown:
+            raise serializers.ValidationError(
+                {name: [f"Unknown field. Jobs take: {', '.join(self.fields)}."] for name in unknown}
+            )
         errors = {}
         for name, field in self.fields.items():
             if name in ("image", "end_image") or name not in data or data.get(name) is None:

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from credits.forms import GrantCreditsForm
 from credits.models import LedgerEntry, ProviderCost, Wallet
-from credits.selectors import ledger_totals
+from credits.selectors import ledger_totals, provider_spend, spend_total
 from credits.services import CreditRefused, grant_credits
 
 
@@ -107,5 +107,11 @@ class LedgerEntryAdmin(RecordsOnly, admin.ModelAdmin):
 class ProviderCostAdmin(RecordsOnly, admin.ModelAdmin):
     list_display = ["recorded_at", "provider", "model_key", "outcome", "seconds", "amount_usd", "basis", "estimated", "task_id"]
     list_filter = ["provider", "model_key", "outcome", "estimated", "recorded_at"]
+
+    def changelist_view(self, request, extra_context=None):
+        # The spend figures above the list, from the same selector the reports use.
+        spend = provider_spend()
+        extra_context = {**(extra_context or {}), "spend": spend, "spend_total": spend_total(spend)}
+        return super().changelist_view(request, extra_context=extra_context)
     search_fields = ["task__id", "model_key"]
     date_hierarchy = "recorded_at"

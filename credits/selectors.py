@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from credits.models import EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
@@ -85,12 +85,25 @@ def entries_for_tasks(task_ids: Iterable, *, kind: EntryKind) -> int:
 
 
 def provider_spend(*, since: datetime | None = None) -> list[dict]:
-    """Spend per provider model: videos, seconds and dollars, largest first."""
+    """What fal billed per provider model: videos, how many of them failed (fal bills some
+    refused inputs), seconds, dollars, and how many were priced by an estimate; largest first."""
     costs = ProviderCost.objects.all()
     if since is not None:
         costs = costs.filter(recorded_at__gte=since)
     return list(
         costs.values("provider", "model_key")
-        .annotate(videos=Count("id"), seconds=Sum("seconds"), amount_usd=Sum("amount_usd"))
+        .annotate(
+            videos=Count("id"),
+            failed=Count("id", filter=Q(outcome="failed")),
+            seconds=Sum("seconds"),
+            amount_usd=Sum("amount_usd"),
+            estimated=Count("id", filter=Q(estimated=True)),
+        )
         .order_by("-amount_usd")
     )
+
+
+def spend_total(rows: list[dict]) -> dict:
+    """The sum of `provider_spend` rows."""
+    keys = ("videos", "failed", "seconds", "amount_usd", "estimated")
+    return {key: sum((row[key] for row in rows), start=0) for key in keys}

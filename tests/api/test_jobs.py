@@ -216,3 +216,11 @@ def test_the_api_needs_authentication():
     bad = APIClient()
     bad.credentials(HTTP_AUTHORIZATION="Token nope")
     assert error_of(bad.get(JOBS))["code"] == "authentication_failed"
+
+
+def test_a_field_the_api_does_not_know_is_refused_not_dropped(api):
+    response = create(api, resolutoin="1080p")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert "Unknown field" in " ".join(error["fields"]["resolutoin"])
+    assert Job.objects.count() == 0

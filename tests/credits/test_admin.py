@@ -1,11 +1,15 @@
 """Staff see wallets and the ledger, and grant credits, in the admin."""
 
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from credits.models import EntryKind, LedgerEntry, Tier, Wallet
-from tests.factories import fund, make_user
+from credits.models import EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
+from generation.models import TaskStatus
+from generation.transitions import transition_task
+from tests.factories import fund, make_task, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +105,20 @@ def test_the_job_admin_cancels_a_whole_job(staff):
     )
     assert "Cancelled 2 videos and returned 2 credits" in response.content.decode()
     assert set(job.tasks.values_list("status", flat=True)) == {TaskStatus.CANCELLED}
+
+
+def test_the_provider_costs_page_shows_spend_by_model(staff):
+    for model_key, status, kind in (("veo-3.1", TaskStatus.COMPLETED, ""), ("veo-3.1", TaskStatus.FAILED, "validation"),
+                                    ("luma-ray-2", TaskStatus.COMPLETED, "")):
+        task = make_task(model_key=model_key, status=TaskStatus.DOWNLOADING if status == TaskStatus.COMPLETED else TaskStatus.IN_PROGRESS,
+                         request_id="req")
+        fields = {"error_kind": kind, "error_message": "refused"} if kind else {}
+        transition_task(task.pk, status, **fields)
+    assert ProviderCost.objects.count() == 3
+    page = staff.get(reverse("admin:credits_providercost_changelist")).content.decode()
+    assert "What fal billed, by model" in page
+    veo = ProviderCost.objects.filter(model_key="veo-3.1")
+    total = sum(cost.amount_usd for cost in ProviderCost.objects.all())
+    assert "<td>veo-3.1</td><td>2</td><td>1</td>" in page
+    assert f"<th>${total}</th>" in page and total > Decimal(0)
+    assert sum(cost.amount_usd for cost in veo) == Decimal("6.40")  # 8 s at 720p with sound, twice
