@@ -1,0 +1,80 @@
+"""In a real browser against the whole product (web server, a worker process, the
+sandbox): from a finished video's detail page, make pixel art, watch its progress turn
+into the frame grid and the animated preview without a reload, and use a frame as the
+input image of a new video."""
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from devtools.sandbox import run_sandbox
+from tests.stack import running_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def quick_sandbox():
+    with run_sandbox(seconds=1.0) as process:
+        yield process
+
+
+def wait_for(browser, condition, seconds=60, what="condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(browser):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {seconds} s")
+
+
+def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, quick_sandbox, tmp_path):
+    with running_stack(tmp_path, quick_sandbox.url, workers=1, reconciler=True, STATUS_POLL_SECONDS=1, GALLERY_REFRESH_SECONDS=1) as stack:
+        browser.get(f"{stack.url}/accounts/login/")
+        browser.find_element(By.NAME, "username").send_keys("demo")
+        browser.find_element(By.NAME, "password").send_keys("demo")
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+        browser.get(f"{stack.url}/generate/")
+        browser.find_element(By.NAME, "prompt").send_keys("A robot waves from a rooftop")
+        Select(browser.find_element(By.NAME, "model")).select_by_value("kling-2.1-t2v")
+        browser.find_element(By.CSS_SELECTOR, "form.generate button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/history/"))
+        wait_for(
+            browser,
+            lambda b: b.execute_script("var c = document.querySelector('article.card'); return c && c.dataset.status") == "completed",
+            what="the video completed",
+        )
+        item_id = browser.find_element(By.CSS_SELECTOR, "article.card").get_attribute("id").removeprefix("card-")
+
+        browser.get(f"{stack.url}/history/{item_id}/")
+        browser.find_element(By.LINK_TEXT, "Pixel art…").click()
+        Select(browser.find_element(By.NAME, "size")).select_by_value("32")
+        browser.find_element(By.NAME, "frames").send_keys("6")
+        Select(browser.find_element(By.NAME, "palette")).select_by_value("pico-8")
+        browser.find_element(By.CSS_SELECTOR, "form.pixel-art-form button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda b: f"/history/{item_id}/" in b.current_url)
+        browser.execute_script("window.stillTheSamePage = true")
+
+        wait_for(
+            browser,
+            lambda b: b.execute_script("var a = document.querySelector('.pixel-art-result'); return a && a.dataset.status") == "completed",
+            what="the pixel art completed",
+        )
+        assert browser.execute_script("return window.stillTheSamePage") is True  # the section refreshed itself
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".frame-grid .frame")) == 6
+        preview = browser.find_element(By.CSS_SELECTOR, ".pixel-art-result img.preview")
+        wait_for(browser, lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview) == 32, 15, "the GIF loaded")
+        assert browser.find_element(By.ID, "pixel-art").get_attribute("hx-trigger") is None  # nothing left to watch
+
+        browser.find_elements(By.LINK_TEXT, "Use as input image")[5].click()
+        WebDriverWait(browser, 10).until(lambda b: "/generate/" in b.current_url)
+        attached = browser.find_element(By.CSS_SELECTOR, ".attached-frame img")
+        assert browser.execute_script("return arguments[0].naturalWidth", attached) == 256  # 32 px × 8, hard edges
+        assert Select(browser.find_element(By.NAME, "model")).first_selected_option.get_attribute("value") == "kling-2.1-i2v"
+        browser.find_element(By.NAME, "prompt").send_keys("The robot jumps")
+        browser.find_element(By.CSS_SELECTOR, "form.generate button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/history/"))
+        assert "on its way" in browser.page_source
