@@ -89,8 +89,29 @@ def _live(source: HistoryItem, key: str) -> PixelArt | None:
 
 def _restart_if_abandoned(art: PixelArt) -> None:
     if not art.is_finished and art.updated_at < _stale_before():
-        logger.warning("pixel art %s quiet since %s: enqueued again", art.pk, art.updated_at)
-        enqueue_pixel_art(art.pk)
+        restart_pixel_art(pixel_art_id=art.pk)
+
+
+def restart_pixel_art(*, pixel_art_id: UUID | str) -> bool:
+    """Queue again a pixel art whose worker has said nothing for PIXELART_STALE_SECONDS
+    (killed, or its machine gone): back to waiting, so the next worker claims it. A
+    worker that was only slow and finishes after all finds the row moved on and its
+    result is not recorded twice."""
+    with transaction.atomic():
+        active = Q(status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING], updated_at__lt=_stale_before())
+        if not _move(pixel_art_id, to=PixelArtStatus.PENDING, only_from=active, progress=0):
+            return False
+        enqueue_pixel_art(pixel_art_id)
+    logger.warning("pixel art %s was abandoned by its worker: queued again", pixel_art_id)
+    return True
+
+
+def restart_abandoned_pixel_art() -> int:
+    """The reconciler's pass: restart every abandoned pixel art; how many were."""
+    quiet = PixelArt.objects.filter(
+        status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING], updated_at__lt=_stale_before()
+    ).values_list("pk", flat=True)
+    return sum(restart_pixel_art(pixel_art_id=pk) for pk in list(quiet[:500]))
 
 
 def enqueue_pixel_art(pixel_art_id: UUID | str) -> None:
@@ -109,9 +130,10 @@ def _move(pixel_art_id, *, to: str, only_from: Q, **changes) -> bool:
 
 
 def make_pixel_art(*, pixel_art_id: UUID | str) -> None:
-    """The background step. Safe to run twice: only a waiting row (or one abandoned by
-    a dead worker) is claimed; the files are written under names of the row's own."""
-    claimable = Q(status=PixelArtStatus.PENDING) | Q(status=PixelArtStatus.RUNNING, updated_at__lt=_stale_before())
+    """The background step. Safe to run twice: only a waiting row is claimed (one
+    abandoned by a dead worker is put back to waiting by `restart_pixel_art`); the
+    files are written under names of the row's own."""
+    claimable = Q(status=PixelArtStatus.PENDING)
     if not _move(pixel_art_id, to=PixelArtStatus.RUNNING, only_from=claimable, progress=0, attempts=F("attempts") + 1):
         return
     art = PixelArt.objects.select_related("source").get(pk=pixel_art_id)

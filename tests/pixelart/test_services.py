@@ -106,3 +106,28 @@ def test_an_abandoned_render_is_taken_over(video, owner, settings):
     assert run_queued_tasks() == 1
     art.refresh_from_db()
     assert art.status == PixelArtStatus.COMPLETED and art.attempts == 1
+    make_pixel_art(pixel_art_id=art.pk)  # the dead worker's step, delivered late: a no-op
+    assert PixelArt.objects.get(pk=art.pk).attempts == 1
+
+
+def test_the_reconciler_restarts_abandoned_pixel_art_once(video, owner):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    quiet, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    busy, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=3))
+    for result in queued_tasks():
+        result.delete()  # their worker was killed
+    PixelArt.objects.filter(pk=quiet.pk).update(status=PixelArtStatus.RUNNING, attempts=1, updated_at=timezone.now() - timedelta(hours=1))
+    PixelArt.objects.filter(pk=busy.pk).update(status=PixelArtStatus.RUNNING, attempts=1)  # still working: left alone
+
+    call_command("reconcile")
+    call_command("reconcile")  # a second pass right after queues nothing more
+    assert [r.task_result.args for r in queued_tasks("make_pixel_art_step")] == [[str(quiet.pk)]]
+    run_queued_tasks()
+    quiet.refresh_from_db()
+    busy.refresh_from_db()
+    assert (quiet.status, quiet.attempts) == (PixelArtStatus.COMPLETED, 2)
+    assert busy.status == PixelArtStatus.RUNNING

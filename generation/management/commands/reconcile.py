@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from generation.reconcile import reconcile_overdue_tasks
+from pixelart.services import restart_abandoned_pixel_art
 
 
 class Command(BaseCommand):
@@ -14,6 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, every: float, **options):
         while True:
             report = reconcile_overdue_tasks()
+            restarted = restart_abandoned_pixel_art()
+            if restarted:
+                self.stdout.write(f"reconcile: {restarted} abandoned pixel art queued again")
             if every <= 0 or options["verbosity"] > 1 or report.polled or report.resubmitted or report.redownloaded or report.expired:
                 self.stdout.write(f"reconcile: {report}")
             if every <= 0:
