@@ -31,14 +31,15 @@ PREFILL_MULTIPLE = ("styles", "aspect_ratios")
 def generate(request: HttpRequest) -> HttpResponse:
     # "Use as input image" on a pixel-art frame or a video's last frame opens this page
     # with ?frame=...; the form carries the reference and the image is attached on submit
-    # unless the user picks a file of their own.
+    # unless the user picks a file of their own (or a model that takes no image).
     reference = (request.POST if request.method == "POST" else request.GET).get("frame", "")
     attached = input_frame(request.user, reference) if reference else None
     if reference and attached is None:
         messages.error(request, "That frame is not available any more; choose an image of your own.")
     if request.method == "POST":
         files = request.FILES
-        if attached is not None and not files.get("image"):
+        chosen = next((m for m in MODELS if m.key == request.POST.get("model")), None)
+        if attached is not None and not files.get("image") and chosen is not None and chosen.takes_image:
             files = files.copy()
             files["image"] = SimpleUploadedFile("frame.png", attached.png, content_type="image/png")
         form = GenerationForm(request.POST, files)

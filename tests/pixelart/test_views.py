@@ -125,6 +125,15 @@ def test_use_as_input_image_opens_generate_with_the_frame_attached(pia, owner, v
     assert len(attached.getcolors(1 << 16)) <= art.colors
 
 
+def test_a_frame_is_not_sent_to_a_text_only_model(pia, owner, video):
+    fund(owner, 20)
+    response = pia.post(reverse("generation:generate"), {
+        "frame": f"video:{video.pk}", "prompt": "just text after all", "model": "kling-2.1-t2v", "duration": "5",
+    })
+    assert response.status_code == 302
+    assert not Job.objects.get(prompt="just text after all").input_image
+
+
 def test_the_last_frame_of_a_video_can_be_the_input_image(pia, owner, video):
     fund(owner, 20)
     page = pia.get(reverse("generation:generate"), {"frame": f"video:{video.pk}"}).content.decode()
