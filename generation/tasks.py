@@ -79,6 +79,19 @@ def refresh_from_provider(task_id: str) -> None:
     _run_step("generation.reconcile.refresh_from_provider", task_id)
 
 
+@task()
+def make_pixel_art(pixel_art_id: str) -> None:
+    # Not a video task: an unexpected error fails the pixel art instead, the same way.
+    step = import_string("pixelart.services.make_pixel_art")
+    try:
+        step(pixel_art_id=pixel_art_id)
+    except Exception:
+        fail = import_string("pixelart.services.fail_pixel_art")
+        failed = fail(pixel_art_id=pixel_art_id, message=INTERNAL_MESSAGE, detail=traceback.format_exc())
+        logger.exception("step make_pixel_art of pixel art %s raised%s", pixel_art_id, "; it failed" if failed else "")
+        raise
+
+
 def enqueues_in_transaction(backend: BaseTaskBackend) -> bool:
     """Whether `backend` writes its queue in our database, inside the caller's
     transaction."""
@@ -108,3 +121,7 @@ def enqueue_cancel_at_provider(task_id: UUID | str, *, attempt: int = 1, run_aft
 
 def enqueue_refresh_from_provider(task_id: UUID | str) -> None:
     _enqueue(refresh_from_provider, str(task_id))
+
+
+def enqueue_make_pixel_art(pixel_art_id: UUID | str) -> None:
+    _enqueue(make_pixel_art, str(pixel_art_id))

@@ -15,14 +15,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generation.models import TaskStatus
+from generation.tasks import enqueue_make_pixel_art
+from generation.transitions import TaskStatus
 from history.models import HistoryItem
 from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.render import Options, RenderError, Result, render
 
 logger = logging.getLogger(__name__)
 
-FAILED_INTERNAL = "Something went wrong on our side while making the frames. Please try again."
 SOURCE_MISSING = "The source video is no longer in storage (it may have been deleted), so no frames can be made from it."
 
 OUTPUT_NAMES = {
@@ -65,7 +65,7 @@ def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[P
     try:
         with transaction.atomic():
             art = PixelArt.objects.create(user=user, source=source, options=options.as_dict(), settings_key=key)
-            enqueue_pixel_art(art.pk)
+            enqueue_make_pixel_art(art.pk)
     except IntegrityError:
         # The same request, a moment earlier, from another tab or process.
         existing = _live(source, key)
@@ -101,7 +101,7 @@ def restart_pixel_art(*, pixel_art_id: UUID | str) -> bool:
         active = Q(status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING], updated_at__lt=_stale_before())
         if not _move(pixel_art_id, to=PixelArtStatus.PENDING, only_from=active, progress=0):
             return False
-        enqueue_pixel_art(pixel_art_id)
+        enqueue_make_pixel_art(pixel_art_id)
     logger.warning("pixel art %s was abandoned by its worker: queued again", pixel_art_id)
     return True
 
@@ -112,12 +112,6 @@ def restart_abandoned_pixel_art() -> int:
         status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING], updated_at__lt=_stale_before()
     ).values_list("pk", flat=True)
     return sum(restart_pixel_art(pixel_art_id=pk) for pk in list(quiet[:500]))
-
-
-def enqueue_pixel_art(pixel_art_id: UUID | str) -> None:
-    from pixelart.tasks import make_pixel_art_step
-
-    make_pixel_art_step.enqueue(str(pixel_art_id))
 
 
 def _move(pixel_art_id, *, to: str, only_from: Q, **changes) -> bool:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def test_a_request_runs_in_the_background_and_stores_every_file(video, owner):
     art, reused = request_pixel_art(user=owner, source=video, options=Options(size=32, frames=6, colors=8))
     assert not reused and art.status == PixelArtStatus.PENDING
-    assert [t.task_result.args for t in queued_tasks("make_pixel_art_step")] == [[str(art.pk)]]
+    assert [t.task_result.args for t in queued_tasks("make_pixel_art")] == [[str(art.pk)]]
 
     assert run_queued_tasks() == 1
     art.refresh_from_db()
@@ -125,9 +125,23 @@ def test_the_reconciler_restarts_abandoned_pixel_art_once(video, owner):
 
     call_command("reconcile")
     call_command("reconcile")  # a second pass right after queues nothing more
-    assert [r.task_result.args for r in queued_tasks("make_pixel_art_step")] == [[str(quiet.pk)]]
+    assert [r.task_result.args for r in queued_tasks("make_pixel_art")] == [[str(quiet.pk)]]
     run_queued_tasks()
     quiet.refresh_from_db()
     busy.refresh_from_db()
     assert (quiet.status, quiet.attempts) == (PixelArtStatus.COMPLETED, 2)
     assert busy.status == PixelArtStatus.RUNNING
+
+
+def test_an_unexpected_error_fails_the_pixel_art_with_a_plain_message(video, owner, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug of ours")
+
+    monkeypatch.setattr("pixelart.services.render", broken)
+    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    with pytest.raises(ZeroDivisionError):
+        run_queued_tasks()  # the worker hears of it too
+    art.refresh_from_db()
+    assert art.status == PixelArtStatus.FAILED
+    assert art.error_message == "Something went wrong on our side. Please try again."
+    assert "ZeroDivisionError: a bug of ours" in art.error_detail  # the traceback, for staff
