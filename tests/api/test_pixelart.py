@@ -79,6 +79,10 @@ def test_the_same_options_give_the_same_result(api, video):
         ({"frames": "many"}, "frames"),
         ({"transparent": "sometimes"}, "transparent"),
         ({"colours": 8}, "colours"),
+        ({"fps": 10**30}, "fps"),
+        ({"start": -1}, "start"),
+        ({"width": 8}, "width"),
+        ({"size": None, "width": 300}, "width"),
     ],
 )
 def test_bad_options_are_400_with_field_errors(api, video, options, field):
@@ -111,6 +115,12 @@ def test_an_unfinished_video_is_a_409(api, user):
     item = make_task(user=user, status=TaskStatus.QUEUED).history_item
     response = api.post(f"/api/history/{item.pk}/pixel-art/", {}, format="json")
     assert response.status_code == 409 and error_of(response)["code"] == "not_completed"
+
+
+def test_non_finite_numbers_are_400(api, video):
+    response = api.post(f"/api/history/{video.pk}/pixel-art/", '{"start": NaN}', content_type="application/json")
+    assert response.status_code == 400 and error_of(response)["code"] in ("invalid", "parse_error")
+    assert not PixelArt.objects.exists()
 
 
 def test_not_a_json_object_is_400(api, video):
