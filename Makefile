@@ -2,7 +2,7 @@
 # `make install` (scripts/bootstrap.sh) creates and keeps up to date.
 PY := .venv/bin/python
 
-.PHONY: help install run test migrate worker chaos clean
+.PHONY: help install run test migrate worker chaos bench clean
 
 help: ## list the targets
 	@echo "VideoPlanet make targets:"
@@ -26,6 +26,9 @@ test: install ## run the tests (PostgreSQL if on 127.0.0.1:5432, else SQLite); A
 
 chaos: migrate ## a chaos run: faults, killed workers, then an audit; ARGS="--jobs 200"
 	@$(PY) -m devtools chaos $(ARGS)
+
+bench: install ## the benchmark suite: figures beside same-run baselines; ARGS="gallery --quick"
+	@$(PY) -m devtools.bench $(ARGS)
 
 worker: migrate ## run a single task worker in the foreground
 	@$(PY) -m devtools.processes worker

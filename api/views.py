@@ -60,7 +60,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Job.objects.none()
-        return jobs_with_tasks(jobs_for(self.request.user).order_by("-created_at"))
+        return jobs_with_tasks(jobs_for(self.request.user))
 
     def get_serializer_class(self):
         return JobCreateSerializer if self.action == "create" else JobSerializer

@@ -41,6 +41,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The gallery and the API page through a user's jobs in this order.
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="job_user_newest")]
 
     def __str__(self) -> str:
         return f"{self.model_spec.label}: {self.prompt[:60]}"

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from generation.models import FINISHED, Job, Task, TaskStatus
+from generation.models import Job, Task, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,7 @@ def progress_for(job: Job) -> JobProgress:
     return progress_for_jobs([job.pk]).get(job.pk, JobProgress())
 
 
-def jobs_for(user, *, status: str = "", model_key: str = "") -> QuerySet[Job]:
-    """A user's jobs, unfinished ones first and then newest first, so that a job in
-    progress is the first thing found after any navigation. `status` keeps the jobs
-    with a current task in it."""
-    unfinished = Task.objects.current().filter(job=OuterRef("pk")).exclude(status__in=FINISHED)
-    jobs = Job.objects.filter(user=user).annotate(unfinished=Exists(unfinished))
-    if status:
-        jobs = jobs.filter(Exists(Task.objects.current().filter(job=OuterRef("pk"), status=status)))
-    if model_key:
-        jobs = jobs.filter(model_key=model_key)
-    return jobs.order_by("-unfinished", "-created_at")
+def jobs_for(user) -> QuerySet[Job]:
+    """A user's jobs, newest first (read in the order of the index on (`user`,
+    -`created_at`)); the gallery puts the running ones first itself."""
+    return Job.objects.filter(user=user).order_by("-created_at", "-pk")

@@ -3,11 +3,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from generation.models import Job
-from generation.selectors import JobProgress, jobs_for, progress_for_jobs
+from generation.models import FINISHED, Job, Task, TaskStatus
+from generation.selectors import JobProgress, progress_for_jobs
 from history.models import HistoryItem
+
+UNFINISHED = frozenset(TaskStatus) - FINISHED
 
 
 def history_for(user, *, status: str = "", model_key: str = "") -> QuerySet[HistoryItem]:
@@ -20,11 +22,70 @@ def history_for(user, *, status: str = "", model_key: str = "") -> QuerySet[Hist
     return items.order_by("-created_at")
 
 
-def gallery_jobs(user, *, status: str = "", model_key: str = "") -> QuerySet[Job]:
-    """The jobs the gallery pages through (unfinished first, then newest): those with
-    a card that passes the filters. Paging by job keeps a job's cards together."""
-    items = history_for(user, status=status, model_key=model_key)
-    return jobs_for(user).filter(pk__in=items.values("task__job"))
+@dataclass(frozen=True)
+class GalleryPage:
+    """One page of the gallery's jobs: those still running first (on the pages they
+    fall on), then the finished ones, newest first. No page knows how many follow it
+    beyond the next: counting a long history would cost more than the page itself."""
+
+    number: int
+    jobs: list[Job]
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _with_cards(jobs: QuerySet[Job], *, status: str, model_key: str) -> QuerySet[Job]:
+    """Keep the jobs that have a card passing the filters (a deleted card takes its
+    video off the gallery)."""
+    cards = HistoryItem.objects.filter(task__job=OuterRef("pk"))
+    if status:
+        cards = cards.filter(task__status=status)
+    if model_key:
+        jobs = jobs.filter(model_key=model_key)
+    return jobs.filter(Exists(cards))
+
+
+def gallery_page(user, *, number: int = 1, size: int, status: str = "", model_key: str = "") -> GalleryPage:
+    """The jobs of page `number` in a fixed number of queries whatever the history's
+    length. The running jobs are few and found through the tasks' status index; the
+    finished ones are read in (`user`, -`created_at`) index order, `size` + 1 at a time
+    (the extra row says whether a next page exists) -- never sorted or counted whole."""
+    number = max(1, number)
+    running_ids = list(
+        Task.objects.filter(job__user=user, status__in=UNFINISHED).order_by().values_list("job_id", flat=True).distinct()
+    )
+    running = list(
+        _with_cards(Job.objects.filter(pk__in=running_ids), status=status, model_key=model_key).order_by("-created_at", "-pk")
+    ) if running_ids else []
+    start = (number - 1) * size
+    shown_running = running[start : start + size]
+    wanted = size - len(shown_running)
+    finished: list[Job] = []
+    has_next = len(running) > start + size
+    if status not in UNFINISHED:  # a job with a task in a running status is itself running
+        offset = max(0, start - len(running))
+        finished_jobs = _with_cards(
+            Job.objects.filter(user=user).exclude(pk__in=running_ids), status=status, model_key=model_key
+        ).order_by("-created_at", "-pk")
+        finished = list(finished_jobs[offset : offset + wanted + 1])
+        has_next = has_next or len(finished) > wanted
+        finished = finished[:wanted]
+    return GalleryPage(number=number, jobs=shown_running + finished, has_next=has_next)
 
 
 @dataclass

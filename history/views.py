@@ -3,7 +3,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +16,7 @@ from generation.selectors import progress_for, progress_for_jobs
 from generation.services import cancel_task, retry_task
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
-from history.selectors import gallery_groups, gallery_jobs, history_for
+from history.selectors import gallery_groups, gallery_page, history_for
 from history.services import delete_history_item
 
 
@@ -42,6 +41,14 @@ def _page_url(request: HttpRequest) -> str:
     return request.get_full_path()
 
 
+def _page_number(value: str | None) -> int:
+    # Anything that is not a page number shows the first page, as a paginator would.
+    try:
+        return max(1, min(int(value or 1), 100_000))
+    except ValueError:
+        return 1
+
+
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
@@ -49,9 +56,11 @@ def gallery(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
     if status not in TaskStatus.values:
         status = ""
-    jobs = gallery_jobs(request.user, status=status, model_key=model_key)
-    page = Paginator(jobs, settings.GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    groups = gallery_groups(request.user, list(page.object_list), status=status, model_key=model_key)
+    page = gallery_page(
+        request.user, number=_page_number(request.GET.get("page")), size=settings.GALLERY_PAGE_SIZE,
+        status=status, model_key=model_key,
+    )
+    groups = gallery_groups(request.user, page.jobs, status=status, model_key=model_key)
     items = [item for group in groups for item in group.items]
     context = {
         "page": page,

@@ -76,7 +76,7 @@ def test_newest_first_and_paginated(alice, user, settings):
     first = alice.get(reverse("history:gallery")).content.decode()
     second = alice.get(reverse("history:gallery") + "?page=2").content.decode()
     assert first.index("video 2") < first.index("video 1") and "video 0" not in first
-    assert "video 0" in second and "Page 2 of 2" in second
+    assert "video 0" in second and "Page 2" in second and "Older" not in second
     # Each card on exactly one page: the two newest first, the oldest on the second.
     on_page = [[f'id="card-{item.pk}"' in page for page in (first, second)] for item in items]
     assert on_page == [[False, True], [True, False], [True, False]]

@@ -1,0 +1,92 @@
+"""The gallery and every list that grows with a user's history stay index-driven on a
+long history: each query the pages run is EXPLAINed on PostgreSQL over a large table,
+and a sequential scan of jobs, tasks or cards fails the test. The number of queries does
+not grow with the history either."""
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from devtools.bench.fill import add_videos
+from history.models import HistoryItem
+from tests.factories import make_user
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans are checked on PostgreSQL"),
+]
+
+GUARDED = {"generation_job", "generation_task", "history_historyitem"}
+VIDEOS = 10_000
+
+
+@pytest.fixture
+def long_history():
+    """One user with a long history, a neighbour with a shorter one, and statistics
+    that say so (as autovacuum would have gathered)."""
+    now = timezone.now()
+    user, neighbour = make_user("longhistory"), make_user("neighbour")
+    add_videos(user, 0, VIDEOS, now=now)
+    add_videos(neighbour, 0, 2_000, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE generation_job, generation_task, history_historyitem")
+    return user
+
+
+def _queries_of(client, path: str) -> list[tuple[str, tuple]]:
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return [(sql, params) for sql, params in seen if sql.lstrip().upper().startswith("SELECT")]
+
+
+def _sequential_scans(plan: dict) -> list[str]:
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") in GUARDED:
+        found.append(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found.extend(_sequential_scans(child))
+    return found
+
+
+def _list_pages(user) -> list[str]:
+    running = ",".join(str(pk) for pk in HistoryItem.objects.filter(user=user).values_list("pk", flat=True)[:6])
+    return [
+        reverse("history:gallery"),
+        reverse("history:gallery") + "?page=3",
+        reverse("history:gallery") + "?status=completed",
+        reverse("history:gallery") + "?status=failed&page=2",
+        reverse("history:gallery") + "?status=queued",
+        reverse("history:gallery") + "?model=kling-2.1-t2v",
+        reverse("history:updates") + f"?ids={running}",
+        "/api/history/",
+        "/api/history/?status=completed",
+        "/api/jobs/",
+    ]
+
+
+def test_no_list_page_scans_jobs_tasks_or_cards_sequentially(client, long_history):
+    client.force_login(long_history)
+    for path in _list_pages(long_history):
+        for sql, params in _queries_of(client, path):
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                plan = cursor.fetchone()[0][0]["Plan"]
+            assert not _sequential_scans(plan), f"{path} scans {_sequential_scans(plan)} sequentially:\n{sql}"
+
+
+def test_the_query_count_does_not_grow_with_the_history(client, long_history):
+    short = make_user("shorthistory")
+    add_videos(short, 0, 400, now=timezone.now())  # enough that every page path shows cards
+    counts = {}
+    for user in (short, long_history):
+        client.force_login(user)
+        counts[user.username] = [len(_queries_of(client, path)) for path in _list_pages(user)]
+    assert counts["shorthistory"] == counts["longhistory"]
