@@ -119,8 +119,15 @@ class Task(models.Model):
     submit_attempts = models.PositiveIntegerField(default=0)
     download_attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # While set and in the future, one worker owns the slow step (submit or download).
+    # While set and in the future, one worker owns the slow step (submit, status poll
+    # or download).
     lease_until = models.DateTimeField(null=True, blank=True)
+    # At the provider, a task is asked about only when its webhook is overdue (from
+    # this time on) or while someone watches its card (until `watched_until`); see
+    # generation.polling.
+    poll_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    watched_until = models.DateTimeField(null=True, blank=True)
+    status_polls = models.PositiveIntegerField(default=0)
 
     error_kind = models.CharField(max_length=16, choices=ErrorKind.choices, blank=True)
     error_message = models.CharField(max_length=500, blank=True, help_text="Safe to show the user.")

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from generation import fal
+from generation import fal, polling
 from generation.fal import ProviderError
 from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus
 from generation.services import apply_provider_outcome, fail_task
@@ -43,6 +43,13 @@ def refresh_from_provider(*, task_id: UUID | str) -> None:
     task = Task.objects.filter(pk=task_id, status__in=AT_PROVIDER).exclude(request_id="").first()
     if task is None:
         return
+    try:
+        _refresh(task)
+    finally:
+        polling.release_after_call(task.pk)
+
+
+def _refresh(task: Task) -> None:
     try:
         report = fal.fetch_status(endpoint=task.endpoint, request_id=task.request_id)
         if report.state == "completed" and not report.error:
@@ -96,7 +103,7 @@ def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
     now = now or timezone.now()
     report = ReconcileReport()
     _expire_too_old(now, report)
-    _poll_quiet(now, report)
+    _poll_due(now, report)
     _resubmit_lost_pending(now, report)
     _resubmit_expired_submits(now, report)
     _restart_orphaned_downloads(now, report)
@@ -120,12 +127,9 @@ def _expire_too_old(now, report: ReconcileReport) -> None:
                 enqueue_cancel_at_provider(task.pk)
 
 
-def _poll_quiet(now, report: ReconcileReport) -> None:
-    """At the provider and quiet for a while: ask (the webhook may be lost)."""
-    quiet = Task.objects.filter(
-        status__in=AT_PROVIDER, updated_at__lt=now - timedelta(seconds=settings.STATUS_POLL_SECONDS)
-    ).exclude(request_id="")
-    for task_id in _claim(quiet, now):
+def _poll_due(now, report: ReconcileReport) -> None:
+    """At the provider with its webhook overdue, or its card open: ask (see generation.polling)."""
+    for task_id in polling.claim_due_polls(now=now):
         enqueue_refresh_from_provider(task_id)
         report.polled.append(str(task_id))
 

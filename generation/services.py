@@ -184,6 +184,14 @@ def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload,
     )
 
 
+def watch_progress(*, task_ids) -> None:
+    """Someone has these tasks' cards open: ask the provider about their progress now
+    and then while they stay open (generation.polling decides how often)."""
+    from generation import polling
+
+    polling.watch(task_ids=task_ids)
+
+
 def retry_task(*, task: Task) -> Task:
     """Start a new attempt of a failed or cancelled task (see
     `generation.transitions.new_attempt`: the old attempt stays on record, and a video

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from generation import fal
+from generation import fal, polling
 from generation.fal import ProviderError
 from generation.models import Task, TaskStatus
 from generation.tasks import enqueue_cancel_at_provider, enqueue_submit_task
@@ -85,13 +85,16 @@ def submit_task(*, task_id: UUID | str) -> None:
         _after_submit_error(task, error)
         return
 
+    submitted_at = timezone.now()
     try:
         transition_task(
             task.pk,
             TaskStatus.QUEUED,
             only_from=[TaskStatus.SUBMITTING],
             request_id=request_id,
-            submitted_at=timezone.now(),
+            submitted_at=submitted_at,
+            poll_after=polling.first_check(endpoint=task.endpoint, submitted_at=submitted_at),
+            status_polls=0,
             lease_until=None,
             error_kind="",
             error_message="",

@@ -13,7 +13,7 @@ from credits.services import CreditRefused
 from generation.catalog import MODELS
 from generation.models import TaskStatus
 from generation.selectors import progress_for, progress_for_jobs
-from generation.services import cancel_task, retry_task
+from generation.services import cancel_task, retry_task, watch_progress
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
 from history.selectors import gallery_groups, gallery_page, history_for
@@ -62,6 +62,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     )
     groups = gallery_groups(request.user, page.jobs, status=status, model_key=model_key)
     items = [item for group in groups for item in group.items]
+    watch_progress(task_ids=[item.task_id for item in items if not item.task.is_finished])
     context = {
         "page": page,
         "groups": groups,
@@ -97,6 +98,7 @@ def card_updates(request: HttpRequest) -> HttpResponse:
     ids = _uuids(request.GET.get("ids", ""))[:100]
     items = list(history_for(request.user).filter(pk__in=ids))
     poll_ids = [str(item.pk) for item in items if not item.task.is_finished]
+    watch_progress(task_ids=[item.task_id for item in items if not item.task.is_finished])
     jobs = {item.task.job_id: item.task.job for item in items}
     progress = progress_for_jobs(jobs)
     heads = [(job, progress[job_id]) for job_id, job in jobs.items() if job_id in progress and progress[job_id].total > 1]
@@ -117,6 +119,8 @@ def card_updates(request: HttpRequest) -> HttpResponse:
 @require_GET
 def detail(request: HttpRequest, item_id) -> HttpResponse:
     item = _own_item(request, item_id)
+    if not item.task.is_finished:
+        watch_progress(task_ids=[item.task_id])
     attempts = []
     task = item.task
     while task is not None:

@@ -182,8 +182,14 @@ DOWNLOAD_THROUGHPUT_GRACE_SECONDS = env.float("DOWNLOAD_THROUGHPUT_GRACE_SECONDS
 # How often a running download renews its lease.
 DOWNLOAD_PROGRESS_SECONDS = env.float("DOWNLOAD_PROGRESS_SECONDS", default=5.0)
 INPUT_IMAGE_MAX_BYTES = env.int("INPUT_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
-# How long a queued or running task may go without news before we ask the provider.
+# A task waiting at the provider is asked about only when its webhook is overdue:
+# WEBHOOK_OVERDUE_SECONDS after it was submitted (0: the model's expected time from the
+# catalog; the sandbox renders in seconds, so it gets 20), then after STATUS_POLL_SECONDS,
+# doubling each time up to STATUS_POLL_MAX_SECONDS. While someone has its card open it
+# is asked at most every STATUS_POLL_SECONDS, for the progress shown on the card.
+WEBHOOK_OVERDUE_SECONDS = env.int("WEBHOOK_OVERDUE_SECONDS", default=20 if FAL_USE_SANDBOX else 0)
 STATUS_POLL_SECONDS = env.int("STATUS_POLL_SECONDS", default=10)
+STATUS_POLL_MAX_SECONDS = env.int("STATUS_POLL_MAX_SECONDS", default=300)
 # A task that was being submitted when its worker died is left alone this long, so
 # that a webhook for a request that did reach the provider can still claim it.
 SUBMIT_GRACE_SECONDS = env.int("SUBMIT_GRACE_SECONDS", default=600)

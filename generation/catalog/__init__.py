@@ -12,7 +12,7 @@ from generation.catalog.spec import (
 )
 
 __all__ = [
-    "DEFAULT_MODEL_KEY", "END_IMAGE_PLACEHOLDER", "IMAGE_PLACEHOLDER", "IMAGE_TO_VIDEO", "MODELS",
+    "DEFAULT_MODEL_KEY", "END_IMAGE_PLACEHOLDER", "expected_seconds_for", "IMAGE_PLACEHOLDER", "IMAGE_TO_VIDEO", "MODELS",
     "PROMPT_MAX_CHARS", "TEXT_TO_VIDEO", "ModelSpec", "describe", "get_model", "model_choices",
 ]
 
@@ -25,6 +25,12 @@ DEFAULT_MODEL_KEY = MODELS[0].key
 def get_model(key: str) -> ModelSpec:
     """The model with this key; KeyError if we do not offer it."""
     return _BY_KEY[key]
+
+
+def expected_seconds_for(endpoint: str) -> int:
+    """The usual generation time of the model behind an endpoint (a default for one
+    no longer offered)."""
+    return next((m.expected_seconds for m in MODELS if m.endpoint == endpoint), ModelSpec.expected_seconds)
 
 
 def model_choices() -> list[tuple[str, str]]:

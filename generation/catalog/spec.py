@@ -41,6 +41,9 @@ class ModelSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)  # always sent as is
     credits_per_video: int = 1
     price: PriceRule | None = None
+    # How long a generation usually takes at the provider. Its webhook counts as
+    # overdue only after this, and only then is the provider asked (generation.polling).
+    expected_seconds: int = 180
     # Room for the routing to come: another model to fall back to, and the group whose
     # concurrency is capped together (default: the endpoint's family).
     provider: str = "fal"

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 def age(task, **delta):
-    """Pretend the task was last touched this long ago."""
-    Task.objects.filter(pk=task.pk).update(updated_at=timezone.now() - timedelta(**delta))
+    """Pretend the task was last touched this long ago (and its webhook is overdue)."""
+    then = timezone.now() - timedelta(**delta)
+    Task.objects.filter(pk=task.pk).update(updated_at=then, poll_after=then)
 
 
 def test_a_lost_webhook_is_recovered_by_polling_and_the_video_completes(sandbox):
