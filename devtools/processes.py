@@ -39,8 +39,15 @@ def web(*, bind: str, access_log: bool = False, python: str = sys.executable) ->
     return ProcessSpec("web", tuple(argv))
 
 
-def worker(name: str = "worker", *, interval: float = 0.5, python: str = sys.executable) -> ProcessSpec:
-    return ProcessSpec(name, (python, "manage.py", "db_worker", "--interval", str(interval), "--worker-id", name))
+def worker(
+    name: str = "worker", *, interval: float = 0.5, idle_seconds: float = 30.0, python: str = sys.executable
+) -> ProcessSpec:
+    # `worker` runs django-tasks-db's worker, woken by NOTIFY on PostgreSQL (see
+    # generation/wakeup.py); `interval` is its polling interval on SQLite.
+    return ProcessSpec(
+        name,
+        (python, "manage.py", "worker", "--interval", str(interval), "--idle-seconds", str(idle_seconds), "--worker-id", name),
+    )
 
 
 def reconciler(*, every: float = 1.0, python: str = sys.executable) -> ProcessSpec:

@@ -1,0 +1,124 @@
+"""Whole generations through the product as it runs: web server, two workers and the
+reconciler against the local fal sandbox. Videos are requested through the JSON API in
+jobs of up to 20, all at once, and the run waits until every one has finished.
+
+Prints, per size: our CPU per generation (web + workers + reconciler, from /proc, the
+sandbox not counted), and the provider calls per video (submits and status polls, as
+the sandbox counted them). The baseline is the same figure at the smaller size: a
+ratio of 1 means the cost does not grow with the backlog.
+
+Run by the suite in a process of its own with DATABASE_URL naming a fresh database."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videoplanet.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import requests  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from devtools.bench.common import emit, row, tree_cpu_seconds  # noqa: E402
+from devtools.localstack import LocalStack  # noqa: E402
+from devtools.sandbox import run_sandbox  # noqa: E402
+from generation.models import FINISHED, Task, TaskStatus  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+SIZES = (20, 60) if QUICK else (50, 200)
+RENDER_SECONDS = 2.0
+PROVIDER_CONCURRENCY = 16
+SETTLE_SECONDS = 3.0  # let start-up work finish before the CPU is read
+
+
+def make_user(stack: LocalStack) -> str:
+    stack.manage("shell", "-v0", "-c", (
+        "from django.contrib.auth import get_user_model\n"
+        "if not get_user_model().objects.filter(username='bench-pipeline').exists():\n"
+        "    get_user_model().objects.create_user('bench-pipeline', password='bench-pipeline')\n"
+    ))
+    answer = requests.post(f"{stack.url}/api/auth/token/", json={"username": "bench-pipeline", "password": "bench-pipeline"}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()["token"]
+
+
+def request_videos(stack: LocalStack, token: str, count: int, label: str) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    left = count
+    while left:
+        size = min(left, 20)
+        body = {"model": "kling-2.1-t2v", "prompt": f"{label}: a lighthouse in the fog", "duration": 5,
+                "mode": "batch", "count": size}
+        answer = requests.post(f"{stack.url}/api/jobs/", json=body, headers=headers, timeout=120)
+        if answer.status_code != 201:
+            raise RuntimeError(f"job refused: {answer.status_code} {answer.text[:500]}")
+        left -= size
+
+
+def wait_until_finished(expected: int, deadline_seconds: float) -> dict[str, int]:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        unfinished = Task.objects.exclude(status__in=FINISHED).count()
+        total = Task.objects.count()
+        if total >= expected and unfinished == 0:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{unfinished} of {total} videos unfinished after {deadline_seconds:.0f} s")
+        time.sleep(1.0)
+    counts: dict[str, int] = {}
+    for status in Task.objects.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def run_size(count: int) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    with run_sandbox(seconds=RENDER_SECONDS, extra_args=["--max-concurrent", str(PROVIDER_CONCURRENCY)]) as sandbox:
+        stack = LocalStack(
+            workdir, os.environ["DATABASE_URL"], sandbox.url,
+            CREDITS_WELCOME_GRANT=100_000, DAILY_VIDEO_LIMITS="free=100000,pro=100000", API_JOB_CREATE_RATE="1000/minute",
+        )
+        try:
+            Task.objects.all().delete()
+            stack.start_web()
+            token = make_user(stack)
+            stack.start_worker("worker1")
+            stack.start_worker("worker2")
+            stack.start_reconciler()
+            time.sleep(SETTLE_SECONDS)
+            ours = [process.pid for process in stack.processes.values()]
+            before_cpu, before_calls, started = tree_cpu_seconds(ours), sandbox.stats(), time.monotonic()
+            request_videos(stack, token, count, f"size {count}")
+            counts = wait_until_finished(count, deadline_seconds=120 + count * 4)
+            wall = time.monotonic() - started
+            cpu, calls = tree_cpu_seconds(ours) - before_cpu, sandbox.stats()
+        finally:
+            stack.stop()
+    submits = calls["submit_calls"] - before_calls["submit_calls"]
+    polls = calls["status_polls"] - before_calls["status_polls"]
+    print(f"pipeline: {count} videos in {wall:.0f} s, {counts}; our CPU {cpu:.1f} s; "
+          f"{submits} submits, {polls} status polls", file=sys.stderr, flush=True)
+    return {"count": count, "cpu_ms": cpu * 1000 / count, "submits": submits / count, "polls": polls / count,
+            "completed": counts.get(TaskStatus.COMPLETED, 0), "wall": wall}
+
+
+def main() -> None:
+    call_command("migrate", "--noinput", verbosity=0)
+    small, large = (run_size(size) for size in SIZES)
+    emit([
+        row(f"our CPU per generation, {large['count']} videos", large["cpu_ms"], "ms", small["cpu_ms"],
+            f"same run, {small['count']} videos", note="web + workers + reconciler"),
+        row(f"status polls per video, {large['count']} at once", large["polls"], "", small["polls"],
+            f"{small['count']} at once", note=f"submits per video {large['submits']:.2f} ({small['submits']:.2f})"),
+    ])
+
+
+if __name__ == "__main__":
+    main()
