@@ -5,11 +5,12 @@ that webhook is overdue, or when someone is watching the card and wants its prog
 
 - **Overdue**: `poll_after` starts at the model's expected time after the submit; each
   status call pushes it further (`STATUS_POLL_SECONDS`, doubling, capped). When it
-  comes due while the provider is visibly working through our older requests at the
-  same endpoint (an applied webhook within the expected time, none of them for a request
-  submitted after this one), the task is still in the provider's queue, not lost: its
-  check moves to the expected time after that latest webhook, without a call. A
-  request sent after it finishing first, or the provider falling silent, makes it due.
+  comes due while the provider is visibly working through our requests at the same
+  endpoint (an applied webhook within the expected time), the task is still in the
+  provider's queue, not lost: its check moves to the expected time after that latest
+  webhook, without a call. The provider falling silent for the expected time, or a
+  request sent after this one having finished a whole expected time ago (overtaken:
+  its webhook is lost, not late), makes it due.
 - **Watched**: the gallery's refresh marks the cards it shows (`watched_until`); a
   watched task is asked at most every `STATUS_POLL_SECONDS`.
 
@@ -70,12 +71,15 @@ def watch(*, task_ids: Iterable[UUID | str], now: datetime | None = None) -> int
 
 
 def _provider_activity(endpoint: str, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """(latest applied webhook, latest submit among the tasks it finished) at this
-    endpoint within its expected time."""
-    recent = WebhookDelivery.objects.filter(
-        outcome=WebhookOutcome.APPLIED, received_at__gte=now - overdue_after(endpoint), task__endpoint=endpoint
-    ).aggregate(last=Max("received_at"), newest=Max("task__submitted_at"))
-    return recent["last"], recent["newest"]
+    """(latest applied webhook at this endpoint within its expected time; latest submit
+    among the requests whose webhook came longer ago than that). A request still waiting
+    after one sent later than it finished a whole expected time ago was overtaken: its
+    own webhook is lost, not late."""
+    window = overdue_after(endpoint)
+    applied = WebhookDelivery.objects.filter(outcome=WebhookOutcome.APPLIED, task__endpoint=endpoint)
+    last = applied.filter(received_at__gte=now - window).aggregate(last=Max("received_at"))["last"]
+    overtakers = applied.filter(received_at__gte=now - 4 * window, received_at__lt=now - window)
+    return last, overtakers.aggregate(newest=Max("task__submitted_at"))["newest"]
 
 
 def claim_due_polls(*, now: datetime | None = None) -> list[UUID]:

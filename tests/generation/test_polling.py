@@ -71,11 +71,22 @@ def test_a_task_behind_older_requests_of_ours_waits_without_a_call():
     assert task.status_polls == 0
 
 
-def test_a_request_sent_later_finishing_first_makes_an_overdue_one_due():
-    task = waiting(submitted_ago=60, overdue_in=-1, prompt="lost webhook")
-    later = waiting(submitted_ago=30, overdue_in=100, prompt="later")
-    webhook_applied_for(later, seconds_ago=5)
+def test_an_overdue_task_overtaken_by_a_later_request_long_ago_is_due(settings):
+    settings.WEBHOOK_OVERDUE_SECONDS = 20
+    task = waiting(submitted_ago=90, overdue_in=-1, prompt="lost webhook")
+    later = waiting(submitted_ago=80, overdue_in=100, prompt="later")
+    webhook_applied_for(later, seconds_ago=40)  # finished two expected times ago
+    still_busy = waiting(submitted_ago=70, overdue_in=100, prompt="busy")
+    webhook_applied_for(still_busy, seconds_ago=5)  # and the provider is still at work
     assert reconcile_overdue_tasks().polled == [str(task.pk)]
+
+
+def test_requests_finishing_out_of_order_side_by_side_are_not_polled(settings):
+    settings.WEBHOOK_OVERDUE_SECONDS = 20
+    task = waiting(submitted_ago=30, overdue_in=-1, prompt="rendering")
+    later = waiting(submitted_ago=25, overdue_in=100, prompt="faster")
+    webhook_applied_for(later, seconds_ago=3)  # rendered beside it, finished first
+    assert reconcile_overdue_tasks().polled == []
 
 
 def test_a_silent_provider_makes_an_overdue_task_due(settings):
