@@ -8,9 +8,12 @@ that webhook is overdue, or when someone is watching the card and wants its prog
   comes due while the provider is visibly working through our requests at the same
   endpoint (an applied webhook within the expected time), the task is still in the
   provider's queue, not lost: its check moves to the expected time after that latest
-  webhook, without a call. The provider falling silent for the expected time, or a
-  request sent after this one having finished a whole expected time ago (overtaken:
-  its webhook is lost, not late), makes it due.
+  webhook, without a call. A request sent after this one having finished a whole
+  expected time ago (overtaken: its webhook is lost, not late) makes it due. When the
+  provider has fallen silent for the expected time, only our oldest waiting request at
+  that endpoint is asked about (its answer says whether the provider is merely slow);
+  the others wait their turn, so a slow provider costs one call per interval, not one
+  per waiting task.
 - **Watched**: the gallery's refresh marks the cards it shows (`watched_until`); a
   watched task is asked at most every `STATUS_POLL_SECONDS`.
 
@@ -82,6 +85,16 @@ def _provider_activity(endpoint: str, now: datetime) -> tuple[datetime | None, d
     return last, overtakers.aggregate(newest=Max("task__submitted_at"))["newest"]
 
 
+def _oldest_waiting(endpoint: str) -> UUID | None:
+    return (
+        Task.objects.filter(status__in=AT_PROVIDER, endpoint=endpoint)
+        .exclude(request_id="")
+        .order_by("submitted_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def claim_due_polls(*, now: datetime | None = None) -> list[UUID]:
     """The tasks to ask the provider about now, each claimed for one call."""
     now = now or timezone.now()
@@ -95,12 +108,14 @@ def claim_due_polls(*, now: datetime | None = None) -> list[UUID]:
         "pk", "endpoint", "submitted_at", "status_polls", "poll_after"
     )[:BATCH]:
         if endpoint not in activity:
-            activity[endpoint] = _provider_activity(endpoint, now)
-        last_webhook, newest_finished = activity[endpoint]
+            activity[endpoint] = (*_provider_activity(endpoint, now), _oldest_waiting(endpoint))
+        last_webhook, newest_finished, oldest = activity[endpoint]
         overtaken = newest_finished is not None and submitted_at is not None and newest_finished > submitted_at + SUBMIT_ORDER_SLACK
-        if last_webhook is not None and not overtaken:
-            # Still behind older requests in the provider's queue: wait, do not ask.
-            Task.objects.filter(pk=pk, poll_after=poll_after).update(poll_after=last_webhook + overdue_after(endpoint))
+        if not overtaken and (last_webhook is not None or pk != oldest):
+            # Still behind older requests in the provider's queue (or, with the provider
+            # silent, behind our oldest request, whose answer tells for all): wait.
+            since = last_webhook if last_webhook is not None else now
+            Task.objects.filter(pk=pk, poll_after=poll_after).update(poll_after=since + overdue_after(endpoint))
             continue
         taken = (
             Task.objects.filter(pk=pk, status__in=AT_PROVIDER, status_polls=polls)

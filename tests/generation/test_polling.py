@@ -116,3 +116,12 @@ def test_an_open_card_is_refreshed_every_few_seconds_one_call_at_a_time(client, 
 def test_a_task_that_moved_on_is_not_watched():
     task = make_task(status=TaskStatus.DOWNLOADING)
     assert polling.watch(task_ids=[task.pk]) == 0
+
+
+def test_with_the_provider_silent_only_our_oldest_waiting_request_is_asked(settings):
+    settings.WEBHOOK_OVERDUE_SECONDS = 20
+    oldest = waiting(submitted_ago=90, overdue_in=-1, prompt="oldest")
+    others = [waiting(submitted_ago=80 - n, overdue_in=-1, prompt=f"behind {n}") for n in range(3)]
+    assert reconcile_overdue_tasks().polled == [str(oldest.pk)]
+    assert reconcile_overdue_tasks().polled == []  # the others wait for its answer
+    assert all(Task.objects.get(pk=task.pk).status_polls == 0 for task in others)
