@@ -31,7 +31,7 @@ SERVER = subprocess.Popen([sys.executable, "-m", "devtools.bench.fileserver", st
 ORIGIN = SERVER.stdout.readline().strip()
 os.environ.update(
     FAL_SANDBOX_URL=ORIGIN, DOWNLOAD_ALLOW_PRIVATE="true", DOWNLOAD_MAX_BYTES=str(SIZE + 64 * 1024 * 1024),
-    DOWNLOAD_TIMEOUT_SECONDS="120", MEDIA_ROOT=str(WORKDIR / "media"),
+    DOWNLOAD_TIMEOUT_SECONDS="120", DOWNLOAD_DEADLINE_SECONDS="900", MEDIA_ROOT=str(WORKDIR / "media"),
 )
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videoplanet.settings")
 
@@ -42,7 +42,8 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from devtools.bench.common import emit, row  # noqa: E402
-from generation.downloads import download_result, fetch_to_file  # noqa: E402
+from generation.downloads import download_result  # noqa: E402
+from generation.fetch import fetch_to_file  # noqa: E402
 from generation.models import TaskStatus  # noqa: E402
 from tests.factories import make_task  # noqa: E402
 

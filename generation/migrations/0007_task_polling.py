@@ -9,7 +9,7 @@ def schedule_waiting_tasks(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("generation", "0005_job_user_newest")]
+    dependencies = [("generation", "0006_job_user_newest")]
 
     operations = [
         migrations.AddField(

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0004_job_end_image_and_catalog_choices"),
+        ("generation", "0005_webhook_intake"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
