@@ -1,7 +1,9 @@
 """fal.ai through fal-client's SyncClient, and the local sandbox through the same client.
 
-All provider calls go through `submit`, `fetch_status`, `fetch_result` and `cancel`
-below; their failures arrive as ProviderError with a classified kind."""
+All provider calls go through `submit`, `fetch_status`, `fetch_result`, `cancel` and
+`upload_input` below; each is one HTTP request (no hidden retries, no status call
+before a result) bounded by FAL_CLIENT_TIMEOUT, and their failures arrive as
+ProviderError with a classified kind."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import fal_client.client
 import httpx
 from django.conf import settings
 
+from generation.fal_errors import FalFailure, model_failure_message, read_answer, reason_for_status
 from generation.models import ErrorKind
 
 logger = logging.getLogger(__name__)
@@ -75,38 +78,75 @@ def get_client() -> fal_client.SyncClient:
 
 class ProviderError(Exception):
     """A provider call failed. `kind` decides the response (retry or not); `message`
-    is safe to show a user; `detail` is for staff."""
+    is safe to show a user; `detail` is for staff; `status_code` is fal's HTTP answer
+    (None when none came)."""
 
-    def __init__(self, kind: ErrorKind, message: str, detail: str = "", *, request_may_exist: bool = False):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        detail: str = "",
+        *,
+        request_may_exist: bool = False,
+        status_code: int | None = None,
+    ):
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.detail = detail
         # True when a submit may have reached the provider although we got no answer.
         self.request_may_exist = request_may_exist
+        self.status_code = status_code
 
     @property
     def retryable(self) -> bool:
+        if self.kind == ErrorKind.TIMEOUT:
+            # fal's own timeouts (504 request/startup timeout) happen before any work:
+            # not billed, safe to send again.
+            return self.status_code is not None and self.status_code >= 500
         return self.kind in (ErrorKind.RATE_LIMIT, ErrorKind.NETWORK, ErrorKind.PROVIDER)
+
+
+def _body(response: httpx.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_for_answer(response: httpx.Response, *, action: str) -> ProviderError:
+    """A non-2xx answer of fal's queue as a ProviderError, its kind chosen by fal's
+    `error_type` / `X-Fal-Error-Type` where fal gives one."""
+    code = response.status_code
+    body = _body(response)
+    failure = read_answer(status_code=code, body=body, header_error_type=response.headers.get("x-fal-error-type"))
+    detail = f"{action}: HTTP {code}, error_type={failure.error_type}: {_short(response.text, 2000)}"
+    if code == 404 and not isinstance(body.get("detail") if isinstance(body, dict) else None, list):
+        # fal's "Not Found": no such endpoint (on submit) or no such request.
+        failure = FalFailure(ErrorKind.VALIDATION, reason_for_status(404), failure.error_type)
+    kind = failure.kind
+    if kind == ErrorKind.RATE_LIMIT:
+        message = "The video service is busy; we will try again shortly."
+    elif kind == ErrorKind.QUOTA:
+        message = (
+            "The video service account has run out of credit."
+            if code == 402 or "balance" in failure.reason.lower()
+            else "The video service refused our credentials or quota."
+        )
+    elif kind == ErrorKind.VALIDATION:
+        message = model_failure_message(failure)
+    elif kind == ErrorKind.TIMEOUT:
+        message = "The video service timed out; we will try again."
+    else:
+        message = "The video service had a problem; we will try again."
+    return ProviderError(kind, message, detail, status_code=code)
 
 
 def classify(exc: Exception, *, action: str) -> ProviderError:
     """Turn a fal-client or httpx failure into a ProviderError."""
-    detail = f"{action}: {type(exc).__name__}: {exc}"
     if isinstance(exc, fal_client.client.FalClientHTTPError):
-        code = exc.status_code
-        detail += f" (HTTP {code}, error_type={exc.error_type})"
-        if code == 429:
-            return ProviderError(ErrorKind.RATE_LIMIT, "The video service is busy; we will try again shortly.", detail)
-        if code in (401, 403):
-            return ProviderError(ErrorKind.QUOTA, "The video service refused our credentials or quota.", detail)
-        if code == 402:
-            return ProviderError(ErrorKind.QUOTA, "The video service account has run out of credit.", detail)
-        if code in (400, 404, 422):
-            return ProviderError(ErrorKind.VALIDATION, f"The model rejected the request: {_short(exc.message)}", detail)
-        if code == 408 or code >= 500:
-            return ProviderError(ErrorKind.PROVIDER, "The video service had a problem; we will try again.", detail)
-        return ProviderError(ErrorKind.PROVIDER, "The video service gave an unexpected answer.", detail)
+        return _error_for_answer(exc.response, action=action)
+    detail = f"{action}: {type(exc).__name__}: {exc}"
     if isinstance(exc, httpx.TimeoutException):
         # A connect timeout never reached the provider; any later timeout may have.
         reached = not isinstance(exc, httpx.ConnectTimeout)
@@ -137,6 +177,20 @@ def submit(*, endpoint: str, arguments: dict, webhook_url: str) -> str:
     return handle.request_id
 
 
+def _call(method: str, url_of: str, *, endpoint: str, request_id: str, action: str, **kwargs) -> httpx.Response:
+    """One HTTP request to a request's status, result or cancel URL, bounded by our
+    timeout. fal-client's own `status`/`result`/`cancel` use a fixed 120 s timeout, and
+    `result` polls the status before fetching; we want one bounded request per call.
+    The URL and the authorised httpx client come from fal-client's public request
+    handle, so the URLs are built exactly as fal-client builds them."""
+    client = get_client()
+    try:
+        handle = client.get_handle(endpoint, request_id)
+        return handle.client.request(method, getattr(handle, url_of), timeout=client.default_timeout, **kwargs)
+    except Exception as exc:
+        raise classify(exc, action=action) from exc
+
+
 @dataclass(frozen=True)
 class StatusReport:
     state: str  # "queued", "in_progress" or "completed"
@@ -145,34 +199,74 @@ class StatusReport:
     error: str | None = None
 
 
+_STATES = {"IN_QUEUE": "queued", "IN_PROGRESS": "in_progress", "COMPLETED": "completed"}
+
+
 def fetch_status(*, endpoint: str, request_id: str) -> StatusReport:
-    try:
-        status = get_client().status(endpoint, request_id, with_logs=True)
-    except Exception as exc:
-        raise classify(exc, action="status") from exc
-    if isinstance(status, fal_client.Queued):
-        return StatusReport("queued", queue_position=status.position)
-    logs = [str(entry.get("message", "")) for entry in (status.logs or []) if isinstance(entry, dict)]
-    if isinstance(status, fal_client.InProgress):
-        return StatusReport("in_progress", logs=logs)
-    return StatusReport("completed", logs=logs, error=status.error)
+    """Where a request stands (fal answers 202 while queued or running, 200 when done)."""
+    response = _call("GET", "status_url", endpoint=endpoint, request_id=request_id, action="status", params={"logs": "1"})
+    if not response.is_success:
+        raise _error_for_answer(response, action="status")
+    body = _body(response)
+    state = _STATES.get(body.get("status")) if isinstance(body, dict) else None
+    if state is None:
+        raise ProviderError(
+            ErrorKind.PROVIDER, "The video service gave an answer we could not read.",
+            f"status: HTTP {response.status_code}: {_short(response.text, 2000)}", status_code=response.status_code,
+        )
+    logs = [str(entry.get("message", "")) for entry in (body.get("logs") or []) if isinstance(entry, dict)]
+    position = body.get("queue_position")
+    return StatusReport(
+        state,
+        queue_position=position if isinstance(position, int) else None,
+        logs=logs,
+        error=body.get("error") if isinstance(body.get("error"), str) else None,
+    )
 
 
-def fetch_result(*, endpoint: str, request_id: str) -> dict:
-    """The output of a completed request (call only after a Completed status)."""
-    try:
-        return get_client().result(endpoint, request_id)
-    except Exception as exc:
-        raise classify(exc, action="result") from exc
+@dataclass(frozen=True)
+class ResultReport:
+    """A finished request's outcome: the model's output, or why the model failed."""
+
+    output: dict | None = None
+    failure: FalFailure | None = None
+    detail: str = ""
+
+
+def fetch_result(*, endpoint: str, request_id: str) -> ResultReport:
+    """The outcome of a completed request, with one request. fal answers the result call
+    with what the model answered: its output, or its error (e.g. 422 with a `detail`
+    list) -- a model failure, returned as such. ProviderError only when the call itself
+    failed (unreachable, rate limited, refused credentials, an answer we cannot read)."""
+    response = _call("GET", "response_url", endpoint=endpoint, request_id=request_id, action="result")
+    body = _body(response)
+    if response.is_success:
+        if not isinstance(body, dict):
+            raise ProviderError(
+                ErrorKind.PROVIDER, "The video service gave an answer we could not read.",
+                f"result: HTTP {response.status_code}: {_short(response.text, 2000)}", status_code=response.status_code,
+            )
+        return ResultReport(output=body)
+    if response.status_code in (401, 403, 404, 429) or not isinstance(body, dict):
+        # About our call, not about the request's outcome: refused credentials, rate
+        # limited, a request (or result, past fal's retention) that is not there, or
+        # an HTML page from a proxy.
+        if response.status_code == 404 and isinstance(body, dict) and isinstance(body.get("detail"), list):
+            pass  # the model itself answered 404, with reasons: its outcome
+        else:
+            raise _error_for_answer(response, action="result")
+    failure = read_answer(
+        status_code=response.status_code, body=body, header_error_type=response.headers.get("x-fal-error-type")
+    )
+    if not failure.reason:
+        failure = FalFailure(failure.kind, reason_for_status(response.status_code), failure.error_type)
+    detail = f"result: HTTP {response.status_code}, error_type={failure.error_type}: {_short(response.text, 2000)}"
+    return ResultReport(failure=failure, detail=detail)
 
 
 def cancel(*, endpoint: str, request_id: str) -> None:
-    try:
-        get_client().cancel(endpoint, request_id)
-    except fal_client.client.FalClientHTTPError as exc:
-        # Already finished or unknown: nothing left to stop.
-        if exc.status_code in (400, 404):
-            return
-        raise classify(exc, action="cancel") from exc
-    except Exception as exc:
-        raise classify(exc, action="cancel") from exc
+    response = _call("PUT", "cancel_url", endpoint=endpoint, request_id=request_id, action="cancel")
+    # Already finished (400) or unknown (404): nothing left to stop.
+    if response.is_success or response.status_code in (400, 404):
+        return
+    raise _error_for_answer(response, action="cancel")

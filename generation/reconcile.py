@@ -18,7 +18,7 @@ from django.utils import timezone
 from generation import fal, polling
 from generation.fal import ProviderError
 from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus
-from generation.services import apply_provider_outcome, fail_task
+from generation.services import apply_provider_failure, apply_provider_outcome, fail_task
 from generation.tasks import (
     enqueue_cancel_at_provider,
     enqueue_download_result,
@@ -52,10 +52,11 @@ def refresh_from_provider(*, task_id: UUID | str) -> None:
 def _refresh(task: Task) -> None:
     try:
         report = fal.fetch_status(endpoint=task.endpoint, request_id=task.request_id)
-        if report.state == "completed" and not report.error:
-            result = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id)
+        # Completed is fal's word for success and failure alike: the result call
+        # answers with the model's output or with its error.
+        outcome = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id) if report.state == "completed" else None
     except ProviderError as error:
-        if error.kind == ErrorKind.VALIDATION:  # the provider does not know the request
+        if error.status_code == 404:  # the provider does not know the request (or no longer has its result)
             fail_task(task_id=task.pk, kind=ErrorKind.PROVIDER, message="The provider lost this request.", detail=error.detail)
         else:
             logger.warning("status of task %s unavailable: %s", task.pk, error.detail)
@@ -67,10 +68,10 @@ def _refresh(task: Task) -> None:
     elif report.state == "in_progress":
         try_transition_task(task.pk, TaskStatus.IN_PROGRESS, only_from=[TaskStatus.QUEUED], queue_position=None)
         update_progress(task.pk, progress=_percent_from(last_log or ""), last_log=last_log)
-    elif report.error:
-        apply_provider_outcome(task=task, request_id=task.request_id, status="ERROR", payload=None, error=report.error)
+    elif outcome.failure is not None:
+        apply_provider_failure(task=task, failure=outcome.failure, detail=outcome.detail)
     else:
-        apply_provider_outcome(task=task, request_id=task.request_id, status="OK", payload=result, error=None)
+        apply_provider_outcome(task=task, request_id=task.request_id, status="OK", payload=outcome.output, error=None)
 
 
 @dataclass

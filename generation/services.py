@@ -18,6 +18,7 @@ from django.db import transaction
 from credits.models import EntryKind
 from credits.selectors import entries_for_tasks
 from credits.services import reserve_for_tasks
+from generation.fal_errors import FalFailure, model_failure_message, read_webhook_error
 from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
 from generation.rules import CheckedRequest, check_request
@@ -161,9 +162,12 @@ def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bo
     return moved
 
 
-def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload, error: str | None) -> bool:
+def apply_provider_outcome(
+    *, task: Task, request_id: str, status: str, payload, error: str | None, payload_error: str | None = None
+) -> bool:
     """Apply a finished request's outcome (from a webhook or a status poll) to its
-    task. Returns whether the task changed; False means duplicate or late."""
+    task, in fal's webhook terms. Returns whether the task changed; False means
+    duplicate or late."""
     if status == "OK":
         video = (payload or {}).get("video") if isinstance(payload, dict) else None
         url = video.get("url") if isinstance(video, dict) else None
@@ -173,14 +177,13 @@ def apply_provider_outcome(*, task: Task, request_id: str, status: str, payload,
             task_id=task.pk,
             kind=ErrorKind.PROVIDER,
             message="The model finished but returned no video.",
-            detail=f"payload without video url: {str(payload)[:2000]}",
+            detail=f"payload without video url: {str(payload)[:2000]}; payload_error: {payload_error}",
         )
-    reason = (error or "unknown error").strip()
-    return fail_task(
-        task_id=task.pk,
-        kind=ErrorKind.PROVIDER,
-        message=f"The model could not make this video: {reason[:300]}",
-        detail=f"provider status {status}: {reason}\npayload: {str(payload)[:2000]}",
+    failure = read_webhook_error(error=error, payload=payload, payload_error=payload_error)
+    return apply_provider_failure(
+        task=task,
+        failure=failure,
+        detail=f"provider status {status}: {error}\npayload: {str(payload)[:2000]}\npayload_error: {payload_error}",
     )
 
 
@@ -190,6 +193,12 @@ def watch_progress(*, task_ids) -> None:
     from generation import polling
 
     polling.watch(task_ids=task_ids)
+
+
+def apply_provider_failure(*, task: Task, failure: FalFailure, detail: str) -> bool:
+    """The model refused or failed the request: fail the task with fal's reason,
+    field by field, and the kind fal's error type says."""
+    return fail_task(task_id=task.pk, kind=failure.kind, message=model_failure_message(failure), detail=detail)
 
 
 def retry_task(*, task: Task) -> Task:

@@ -152,7 +152,8 @@ def _apply(delivery: WebhookDelivery, task: Task, payload: dict) -> Answer:
         request_id=str(payload.get("request_id") or delivery.request_id),
         status=str(payload.get("status")),
         payload=payload.get("payload"),
-        error=_error_text(payload.get("error") or payload.get("payload_error")),
+        error=_error_text(payload.get("error")),
+        payload_error=_error_text(payload.get("payload_error")),
     )
     now = Task.objects.values_list("status", flat=True).get(pk=task.pk)
     if changed:
@@ -216,7 +217,9 @@ def _judge(
     if not isinstance(payload, dict) or payload.get("status") not in ("OK", "ERROR"):
         return Answer(400, WebhookOutcome.MALFORMED, "expected an object with status OK or ERROR"), None, {}
     payload = _without_nul(payload)
-    if payload.get("request_id") and payload["request_id"] != signed_request_id:
+    # After an internal retry fal signs with the body's gateway_request_id (the last
+    # attempt) while request_id stays the queue's key; either one is ours.
+    if payload.get("request_id") and signed_request_id not in (payload["request_id"], payload.get("gateway_request_id")):
         return Answer(400, WebhookOutcome.MALFORMED, "request_id in body differs from the signed one"), None, {}
 
     try:
@@ -228,7 +231,9 @@ def _judge(
     # The token names the task; the signature names the request. Once the task knows
     # its request, a delivery signed for any other request (another customer's, or
     # an earlier submit of ours) must not move it.
-    signed_ids = {signed_request_id, payload.get("gateway_request_id")}
+    # The body is signed too, so its request_id is fal's word when the header names the
+    # gateway's attempt instead.
+    signed_ids = {signed_request_id, payload.get("request_id"), payload.get("gateway_request_id")} - {None, ""}
     if task.request_id and task.request_id not in signed_ids:
         return Answer(409, WebhookOutcome.MISMATCHED, f"signed for request {signed_request_id!r}, not the task's"), task, {}
     return None, task, payload

@@ -73,7 +73,7 @@ def test_a_request_the_model_rejects_fails_at_once(sandbox):
     submit_task(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.VALIDATION)
-    assert task.error_message.startswith("The model rejected the request")
+    assert task.error_message == "The model refused these settings. Image: is required."
 
 
 def test_an_unreachable_provider_is_a_retryable_network_error(settings):
