@@ -13,7 +13,7 @@ from generation import fal
 from generation.models import ErrorKind, TaskStatus, WebhookDelivery, WebhookOutcome
 from generation.reconcile import refresh_task
 from tests.factories import make_task
-from tests.signing import sign
+from devtools.signing import sign
 from tests.support import queued_tasks
 
 pytestmark = pytest.mark.django_db
