@@ -31,8 +31,17 @@ _KIND_BY_ERROR_TYPE: dict[str, ErrorKind] = {
     "downstream_service_unavailable": ErrorKind.PROVIDER,
     "rate_limited": ErrorKind.RATE_LIMIT,
 }
-# Everything else a model reports about its input (image_too_small, one_of, missing,
-# content_policy_violation, ...) is the request's fault: validation.
+# What a model reports about its input: the request's fault (fal's errors page, and
+# the pydantic types fal's apps answer with).
+_VALIDATION_TYPES = frozenset({
+    "content_policy_violation", "image_too_small", "image_too_large", "image_load_error", "file_download_error",
+    "face_detection_error", "file_too_large", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+    "multiple_of", "sequence_too_short", "sequence_too_long", "one_of", "feature_not_supported", "invalid_archive",
+    "archive_file_count_below_minimum", "archive_file_count_exceeds_maximum", "audio_duration_too_long",
+    "audio_duration_too_short", "unsupported_audio_format", "unsupported_image_format", "unsupported_video_format",
+    "video_duration_too_long", "video_duration_too_short", "missing", "value_error.missing", "literal_error",
+    "string_type", "int_type", "float_type", "bool_type", "list_type", "dict_type", "model_type", "url_parsing",
+})
 
 _STATUS_CODE = re.compile(r"Invalid status code:\s*(\d{3})")
 
@@ -53,7 +62,7 @@ def kind_for(*, status_code: int | None, error_type: str | None = None, detail: 
     for type_ in types:
         if type_ in _KIND_BY_ERROR_TYPE:
             return _KIND_BY_ERROR_TYPE[type_]
-    if types:
+    if any(type_ in _VALIDATION_TYPES for type_ in types):
         return ErrorKind.VALIDATION
     if status_code is None:
         return ErrorKind.PROVIDER

@@ -99,3 +99,10 @@ def test_a_plain_error_message_is_the_reason():
     assert (failure.kind, model_failure_message(failure)) == (
         ErrorKind.PROVIDER, "The model could not make this video: Prompt flagged by the safety checker.",
     )
+
+
+def test_a_type_fal_does_not_document_falls_back_to_the_status_code():
+    detail = {"detail": [{"loc": ["body"], "msg": "The model crashed", "type": "some_new_type"}]}
+    assert read_answer(status_code=500, body=detail).kind == ErrorKind.PROVIDER
+    assert read_answer(status_code=422, body=detail).kind == ErrorKind.VALIDATION
+    assert read_webhook_error(error="The model crashed", payload=detail).kind == ErrorKind.PROVIDER
