@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from generation import fal
 from generation.models import ErrorKind, TaskStatus, WebhookDelivery, WebhookOutcome
-from generation.reconcile import refresh_task
+from generation.reconcile import refresh_from_provider
 from tests.factories import make_task
 from devtools.signing import sign
 from tests.support import queued_tasks
@@ -68,7 +68,7 @@ def test_a_webhook_signed_with_the_gateway_request_id_is_accepted(client, fal_ke
     task.refresh_from_db()
     assert (task.status, task.request_id, task.result_url) == (TaskStatus.DOWNLOADING, QUEUE_ID, VIDEO["video"]["url"])
     assert WebhookDelivery.objects.get().outcome == WebhookOutcome.APPLIED
-    assert len(queued_tasks("download_generation")) == 1
+    assert len(queued_tasks("download_result")) == 1
 
 
 def test_a_signed_id_that_is_neither_of_the_bodys_ids_is_still_refused(client, fal_key):
@@ -147,7 +147,7 @@ def test_completed_then_a_422_on_the_result_is_a_model_failure_with_its_reason(f
         {"loc": ["body", "duration"], "msg": "Input should be '5' or '10'", "type": "literal_error", "ctx": {"expected": "'5' or '10'"}},
     ]})
     task = make_task(status=TaskStatus.QUEUED, request_id=QUEUE_ID)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.VALIDATION)
     assert task.error_message == "The model refused these settings. Duration: must be one of 5, 10."
@@ -159,7 +159,7 @@ def test_the_error_type_header_chooses_the_kind_of_a_failed_result(fake_queue):
     fake_queue(status_body=COMPLETED, result_code=503, result_body={"detail": "Runner disconnected"},
                result_headers={"X-Fal-Error-Type": "runner_disconnected"})
     task = make_task(status=TaskStatus.IN_PROGRESS, request_id=QUEUE_ID)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind, task.error_message) == (
         TaskStatus.FAILED, ErrorKind.PROVIDER, "The model could not make this video: Runner disconnected.",
@@ -169,7 +169,7 @@ def test_the_error_type_header_chooses_the_kind_of_a_failed_result(fake_queue):
 def test_a_result_fal_no_longer_has_is_lost(fake_queue):
     fake_queue(status_body=COMPLETED, result_code=404, result_body={"detail": "Request not found"})
     task = make_task(status=TaskStatus.QUEUED, request_id=QUEUE_ID)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_message) == (TaskStatus.FAILED, "The provider lost this request.")
 
@@ -177,7 +177,7 @@ def test_a_result_fal_no_longer_has_is_lost(fake_queue):
 def test_a_rate_limited_result_call_changes_nothing_and_is_asked_again_later(fake_queue):
     fake_queue(status_body=COMPLETED, result_code=429, result_body={"detail": "Too many requests"})
     task = make_task(status=TaskStatus.QUEUED, request_id=QUEUE_ID)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert task.status == TaskStatus.QUEUED
 
@@ -186,6 +186,6 @@ def test_a_queued_answer_with_202_records_the_position(fake_queue):
     fake_queue(status_body={"status": "IN_QUEUE", "request_id": QUEUE_ID, "queue_position": 3, "logs": None},
                result_code=400, result_body={"detail": "Request is still in progress"})
     task = make_task(status=TaskStatus.QUEUED, request_id=QUEUE_ID)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.queue_position) == (TaskStatus.QUEUED, 3)
