@@ -13,12 +13,16 @@ import re
 import threading
 from typing import Any, Iterable, Optional
 
-SUBMIT_FAULTS = ("submit_500", "submit_429", "submit_timeout")
+# account_locked: fal's 403 for an account whose balance ran out.
+SUBMIT_FAULTS = ("submit_500", "submit_429", "submit_timeout", "account_locked")
 # The request is created and runs, but the submit answer never reaches the caller: the
 # case where a naive client resubmits and pays twice.
 ANSWER_FAULTS = ("submit_lost_answer",)
-DELIVERY_FAULTS = ("no_webhook", "duplicate_webhook", "late_webhook")
-RUN_FAULTS = ("error",)
+# gateway_retry: fal retried the request internally, so the webhook's gateway_request_id
+# (and the id it is signed with) names the last attempt, not the queue's request_id.
+DELIVERY_FAULTS = ("no_webhook", "duplicate_webhook", "late_webhook", "gateway_retry")
+# validation_422: a valid request fails the way fal's model-side validation fails one.
+RUN_FAULTS = ("error", "validation_422")
 # Ordered by precedence: a download can only misbehave one way at a time.
 RESULT_FAULTS = (
     "result_500",

@@ -15,14 +15,19 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
+import falschemas
+
 from .config import TOO_LARGE_BYTES, SandboxConfig
-from .render import RenderCancelled, render_video, seed_for, spec_from_arguments
+from .render import RenderCancelled, decode_data_uri, image_size, render_video, seed_for, spec_from_arguments
 from .signing import Signer
 from .state import COMPLETED, IN_PROGRESS, IN_QUEUE, Failure, SandboxRequest, Store, log_line
+from .uploads import Uploads
 from .webhooks import WebhookSender
 
 FAULT_ERROR_MESSAGE = "Sandbox: model failed to generate (fault injected)"
 CANCELLED_MESSAGE = "Request cancelled by user"
+# The first-frame image, under the names fal's video endpoints give it.
+IMAGE_FIELDS = ("image_url", "start_image_url")
 
 
 class _InjectedError(Exception):
@@ -43,6 +48,7 @@ class Engine:
         self._own_files_dir = config.files_dir is None
         self.files_dir = Path(tempfile.mkdtemp(prefix="falsandbox-")) if config.files_dir is None else config.files_dir
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.uploads = Uploads(self.files_dir, self.public_url)
         # A provider runs a bounded number of generations at once; the rest wait queued.
         # It also bounds the sandbox's memory (an encoder per render).
         self.render_slots = threading.BoundedSemaphore(config.max_concurrent)
@@ -59,6 +65,7 @@ class Engine:
                 webhook_url=webhook_url,
                 faults=faults,
                 initial_position=min(ahead, 8) + 2,
+                gateway_request_id=str(uuid.uuid4()) if "gateway_retry" in faults else "",
             )
             self.store.add(request)
         worker = threading.Thread(target=self._run, args=(request,), name=f"request-{request.id[:8]}", daemon=True)
@@ -103,6 +110,7 @@ class Engine:
             request.completed_seen.set()
             if request.file_name:
                 (self.files_dir / request.file_name).unlink(missing_ok=True)
+        self.uploads.clear()
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -137,7 +145,12 @@ class Engine:
             request.started_at = time.time()
             request.add_log("Sandbox worker picked up the request")
         log_line(f"start {request.id} {request.application}")
-        failure: Optional[Failure] = None
+        failure = self._refusal(request)
+        if failure is not None:
+            # fal's apps check their input when a runner takes the request: the
+            # request was accepted at submit and now completes with the model's 422.
+            self._finish(request, failure)
+            return True
         try:
             self._render(request)
         except RenderCancelled:
@@ -145,20 +158,45 @@ class Engine:
                 return False
             failure = cancelled_failure()
         except _InjectedError:
-            failure = Failure(FAULT_ERROR_MESSAGE, "internal_error", 500)
+            failure = Failure(FAULT_ERROR_MESSAGE, "internal_server_error", 500)
             self.store.note_fault(request, "error", "generation failed on purpose")
         except Exception as exc:  # A render bug must still end the request, as a real model failure would.
-            failure = Failure(f"Sandbox render failed: {type(exc).__name__}: {exc}", "internal_error", 500)
+            failure = Failure(f"Sandbox render failed: {type(exc).__name__}: {exc}", "internal_server_error", 500)
         if request.discarded:
             return False
         self._finish(request, failure)
         return True
 
+    def _refusal(self, request: SandboxRequest) -> Optional[Failure]:
+        """What the model would refuse about this request's input, as fal's 422."""
+        entries = falschemas.validate(request.application, request.arguments)
+        for name in IMAGE_FIELDS:
+            value = request.arguments.get(name)
+            if isinstance(value, str) and not self._image_bytes(value) and not value.startswith(("http://", "https://")):
+                entries.append({"loc": ["body", name], "msg": "Failed to download the file. Please check if the URL is accessible.",
+                                "type": "file_download_error", "input": value[:100]})
+        if not entries and "validation_422" in request.faults:
+            entries = [{"loc": ["body", "prompt"], "type": "content_policy_violation",
+                        "msg": "The content could not be processed because it contained material flagged by a content checker.",
+                        "url": "https://docs.fal.ai/errors/#content_policy_violation"}]
+            self.store.note_fault(request, "validation_422", "valid request refused with 422")
+        if not entries:
+            return None
+        return Failure(str(entries[0].get("msg", "Unprocessable Entity")), str(entries[0].get("type", "")), 422, entries=entries)
+
+    def _image_bytes(self, value: object) -> Optional[bytes]:
+        """An uploaded file of ours or a data: URI; other URLs are not fetched (no network)."""
+        return self.uploads.bytes_for(value) or decode_data_uri(value)
+
     def _render(self, request: SandboxRequest) -> None:
         seed = seed_for(request.arguments)
-        spec = spec_from_arguments(request.arguments, seed)
+        image = next((data for data in (self._image_bytes(request.arguments.get(name)) for name in IMAGE_FIELDS) if data), None)
+        spec = spec_from_arguments(request.arguments, seed, image=image)
         with self.store.lock:
             request.add_log(f"Generating a {spec.duration:g}s {spec.width}x{spec.height} video (seed {seed})")
+            source = image_size(image) if image else None
+            if source:
+                request.add_log(f"Animating the input image {source[0]}x{source[1]}")
         fail_midway = "error" in request.faults
         run_seconds = self.config.run_seconds
         started = request.started_at or time.time()

@@ -102,11 +102,20 @@ def decode_data_uri(value: Any) -> Optional[bytes]:
         return None
 
 
+def image_size(data: bytes) -> Optional[tuple[int, int]]:
+    """Width and height of an image, or None when it is not one we can read."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return picture.size
+    except (OSError, ValueError):
+        return None
+
+
 def display_text(prompt: str) -> str:
     return " ".join(_FAULT_MARKER.sub(" ", prompt).split())
 
 
-def spec_from_arguments(arguments: dict[str, Any], seed: int) -> RenderSpec:
+def spec_from_arguments(arguments: dict[str, Any], seed: int, image: Optional[bytes] = None) -> RenderSpec:
     width, height = parse_size(arguments.get("aspect_ratio"))
     prompt = arguments.get("prompt")
     return RenderSpec(
@@ -115,7 +124,7 @@ def spec_from_arguments(arguments: dict[str, Any], seed: int) -> RenderSpec:
         height=height,
         duration=parse_duration(arguments.get("duration")),
         seed=seed,
-        image=decode_data_uri(arguments.get("image_url")),
+        image=image if image is not None else decode_data_uri(arguments.get("image_url")),
     )
 
 

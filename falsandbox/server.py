@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import falschemas
+
 from .config import SandboxConfig
 from .downloads import serve_file
 from .faults import FaultPlanner, once_key, requested_names, unknown_names
@@ -21,28 +23,10 @@ from .signing import Signer
 from .state import COMPLETED, IN_QUEUE, SandboxRequest, Store, iso, log_line
 
 MAX_BODY = 64 * 1024 * 1024
-_RESERVED_ROOTS = {"_sandbox", "files", ".well-known", "health"}
-_IMAGE_APPS = ("fal-ai/stable-video", "fal-ai/wan-i2v")
-
-
-def validate_arguments(application: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-    """Light checks in the shape of fal's 422 ``detail`` list."""
-    errors: list[dict[str, Any]] = []
-
-    def missing(field: str) -> None:
-        errors.append({"loc": ["body", field], "msg": "Field required", "type": "missing"})
-
-    image_app = any(application == app or application.startswith(app + "/") for app in _IMAGE_APPS)
-    if not application.startswith("fal-ai/stable-video"):
-        prompt = arguments.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            missing("prompt")
-    if ("image-to-video" in application or image_app) and not arguments.get("image_url"):
-        missing("image_url")
-    image_url = arguments.get("image_url")
-    if image_url is not None and not (isinstance(image_url, str) and image_url.startswith(("http://", "https://", "data:"))):
-        errors.append({"loc": ["body", "image_url"], "msg": "Input should be a valid URL", "type": "url_parsing"})
-    return errors
+# Paths of fal's other hosts that the app's sandbox client sends here (storage and CDN
+# uploads), and the sandbox's own; never taken for an application's owner.
+_RESERVED_ROOTS = {"_sandbox", "_storage", "files", ".well-known", "health", "storage"}
+LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -159,6 +143,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(200, self.server.store.stats())
             if len(parts) == 2 and parts[0] == "files":
                 return serve_file(self, self.server.store, self.server.engine.files_dir, parts[1], method == "HEAD")
+            if len(parts) == 3 and parts[0] == "files":
+                return self._serve_upload(parts[1], parts[2], method == "HEAD")
             if len(parts) == 5 and parts[2] == "requests" and parts[4] == "status":
                 return self._status(parts)
             if len(parts) == 4 and parts[2] == "requests":
@@ -168,11 +154,19 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.engine.discard_all()
                 self.server.planner.reset()
                 return self._json(200, {"ok": True})
+            if path == "storage/auth/token":
+                return self._storage_token()
+            if path == "files/upload":
+                return self._cdn_upload(body)
+            if path == "storage/upload/initiate":
+                return self._storage_initiate(body)
             if len(parts) >= 2 and parts[0] not in _RESERVED_ROOTS and "requests" not in parts[2:3]:
                 return self._submit("/".join(parts), body)
         elif method == "PUT":
             if len(parts) == 5 and parts[2] == "requests" and parts[4] == "cancel":
                 return self._cancel(parts)
+            if len(parts) == 2 and parts[0] == "_storage":
+                return self._storage_put(parts[1], body)
         self._json(404 if method in ("GET", "HEAD", "POST", "PUT") else 405, {"detail": "Not Found"})
 
     # --- queue endpoints -----------------------------------------------------
@@ -200,25 +194,31 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(arguments, dict):
             detail = [{"loc": ["body"], "msg": "Input should be a valid JSON object", "type": "model_type"}]
             return self._json(422, {"detail": detail})
+        if not falschemas.known(application):
+            # fal has no such endpoint; nothing is queued. (fal's pages do not show this
+            # answer; a 404 with a plain detail is what its gateway gives a path it lacks.)
+            with server.store.lock:
+                server.store.rejected_submits.append({"fault": None, "application": application, "reason": "unknown endpoint", "at": iso()})
+            return self._json(404, {"detail": f"Application '{application}' not found"})
         requested = requested_names(arguments)
         for name in unknown_names(requested):
             log_line(f"ignoring unknown fault {name!r}")
         fault = server.planner.submit_fault(requested, once_key(arguments))
         if fault:
             return self._submit_fault(fault, application, arguments)
-        errors = validate_arguments(application, arguments)
+        # The arguments are not checked here: fal queues any JSON object and the model
+        # refuses bad input when it runs (see Engine._refusal).
         webhook_url = self.query.get("fal_webhook")
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-            errors.append({"loc": ["query", "fal_webhook"], "msg": "Input should be a valid URL", "type": "url_parsing"})
-        if errors:
-            return self._json(422, {"detail": errors})
+            detail = [{"loc": ["query", "fal_webhook"], "msg": "Input should be a valid URL", "type": "url_parsing"}]
+            return self._json(422, {"detail": detail})
         request = server.engine.create(application, arguments, webhook_url, server.planner.request_faults(requested))
         log_line(f"submitted {request.id} {application} faults={request.faults or '-'} webhook={webhook_url or '-'}")
         if "submit_lost_answer" in request.faults:
             server.engine.stop.wait(server.config.hang_seconds)
             self.close_connection = True
             return
-        answer = {"request_id": request.id, **self._urls(request), "queue_position": request.initial_position}
+        answer = {"status": IN_QUEUE, "request_id": request.id, **self._urls(request), "queue_position": request.initial_position}
         self._json(200, answer, {"x-fal-request-id": request.id})
 
     def _submit_fault(self, fault: str, application: str, arguments: dict[str, Any]) -> None:
@@ -234,7 +234,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(500, {"detail": "Sandbox: internal server error (fault injected)"})
         if fault == "submit_429":
             payload = {"detail": "Sandbox: rate limit exceeded (fault injected)", "error_type": "rate_limited"}
-            return self._json(429, payload, {"Retry-After": "1"})
+            return self._json(429, payload, {"Retry-After": "1", "X-Fal-Error-Type": "rate_limited"})
+        if fault == "account_locked":
+            return self._json(403, {"detail": LOCKED_DETAIL})
         # submit_timeout: hold the connection, then drop it without a single byte of answer.
         self.server.engine.stop.wait(self.server.config.hang_seconds)
         self.close_connection = True
@@ -251,7 +253,7 @@ class Handler(BaseHTTPRequestHandler):
             request.status_polls += 1
             store.counters["status_polls"] += 1
             answer: dict[str, Any] = {"status": request.status, "request_id": request.id, "queue_position": None,
-                                      "logs": None, "response_url": self._urls(request)["response_url"]}
+                                      "logs": None, **self._urls(request)}
             if request.status == IN_QUEUE:
                 answer["queue_position"] = engine.queue_position(request)
             elif with_logs:
@@ -261,9 +263,11 @@ class Handler(BaseHTTPRequestHandler):
                 if request.failure is not None:
                     answer["error"] = request.failure.message
                     answer["error_type"] = request.failure.error_type
-        if request.status == COMPLETED:
+        done = request.status == COMPLETED
+        if done:
             request.completed_seen.set()
-        self._json(200, answer, {"x-fal-request-id": request.id})
+        # fal: 202 while the request is queued or running, 200 once it is completed.
+        self._json(200 if done else 202, answer, {"x-fal-request-id": request.id})
 
     def _result(self, parts: list[str]) -> None:
         if not self._authorized():
@@ -278,8 +282,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(400, {"detail": "Request is still in progress"}, headers)
         request.completed_seen.set()
         if failure is not None:
-            detail: Any = failure.detail() if failure.http_status == 422 else failure.message
-            return self._json(failure.http_status, {"detail": detail, "error_type": failure.error_type}, headers)
+            # fal's result call answers with what the model answered, error included.
+            return self._json(failure.http_status, failure.body(), {**headers, **failure.headers()})
         self._json(200, result, headers)
 
     def _cancel(self, parts: list[str]) -> None:
@@ -294,3 +298,54 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(500, {"detail": "Sandbox: cancel failed (fault injected)"}, headers)
         outcome = self.server.engine.cancel(request)
         self._json(202 if outcome == "CANCELLATION_REQUESTED" else 400, {"status": outcome}, headers)
+
+    # --- fal's storage, as fal-client uploads to it (see uploads.py) -----------
+
+    def _storage_token(self) -> None:
+        if not self._authorized():
+            return
+        if self.query.get("storage_type") != "fal-cdn-v3":
+            return self._json(422, {"detail": [{"loc": ["query", "storage_type"], "msg": "Input should be 'fal-cdn-v3'", "type": "literal_error"}]})
+        self._json(200, self.server.engine.uploads.issue_token())
+
+    def _cdn_upload(self, body: bytes) -> None:
+        uploads = self.server.engine.uploads
+        if not uploads.token_valid(self.headers.get("Authorization") or ""):
+            return self._json(401, {"detail": "Invalid or expired upload token"})
+        upload = uploads.store(body, self.headers.get("Content-Type") or "", self.headers.get("X-Fal-File-Name"))
+        self.server.store.count("uploads")
+        log_line(f"upload {upload.key} {upload.name} ({upload.size} bytes, {upload.content_type})")
+        self._json(200, {"access_url": uploads.url(upload)})
+
+    def _storage_initiate(self, body: bytes) -> None:
+        if not self._authorized():
+            return
+        try:
+            spec = json.loads(body or b"null")
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict) or not isinstance(spec.get("content_type"), str):
+            return self._json(422, {"detail": [{"loc": ["body", "content_type"], "msg": "Field required", "type": "missing"}]})
+        uploads = self.server.engine.uploads
+        upload_url, upload = uploads.initiate(spec["content_type"], spec.get("file_name"))
+        self._json(200, {"upload_url": upload_url, "file_url": uploads.url(upload)})
+
+    def _storage_put(self, signed: str, body: bytes) -> None:
+        upload = self.server.engine.uploads.receive(signed, body)
+        if upload is None:
+            return self._json(404, {"detail": "Upload URL not found or already used"})
+        self.server.store.count("uploads")
+        log_line(f"upload {upload.key} {upload.name} ({upload.size} bytes, {upload.content_type})")
+        self._json(200, {})
+
+    def _serve_upload(self, key: str, name: str, head_only: bool) -> None:
+        upload = self.server.engine.uploads.get(key, name)
+        if upload is None:
+            return self._json(404, {"detail": "File not found"})
+        data = upload.path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", upload.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(data)

@@ -35,12 +35,29 @@ def log_line(message: str) -> None:
 
 @dataclass
 class Failure:
+    """How a request failed, answered in fal's shapes: a model error is
+    ``{"detail": [{"loc", "msg", "type"}, ...]}``; a request (infrastructure) error is
+    ``{"detail": "...", "error_type": ...}`` with the same type in ``X-Fal-Error-Type``."""
+
     message: str
     error_type: str
     http_status: int  # what GET .../requests/{id} answers for this failure
+    entries: Optional[list[dict[str, Any]]] = None  # the model's detail list, when it has one
+    request_error: bool = False
 
     def detail(self) -> list[dict[str, Any]]:
+        if self.entries is not None:
+            return self.entries
         return [{"loc": ["body"], "msg": self.message, "type": self.error_type}]
+
+    def body(self) -> dict[str, Any]:
+        """The result call's answer (and an ERROR webhook's ``payload``)."""
+        if self.request_error:
+            return {"detail": self.message, "error_type": self.error_type}
+        return {"detail": self.detail()}
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Fal-Error-Type": self.error_type} if self.request_error else {}
 
 
 @dataclass
@@ -65,12 +82,17 @@ class SandboxRequest:
     removed: bool = False
     # Dropped by /_sandbox/reset or shutdown: its worker must stop without side effects.
     discarded: bool = False
+    # The id of the gateway's last attempt: request_id unless fal retried internally.
+    gateway_request_id: str = ""
     webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
     fault_events: list[dict[str, Any]] = field(default_factory=list)
     downloads: int = 0
     status_polls: int = 0
     wake: threading.Event = field(default_factory=threading.Event, repr=False)
     completed_seen: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gateway_request_id = self.gateway_request_id or self.id
 
     @property
     def owner_alias(self) -> str:
@@ -155,6 +177,7 @@ class Store:
                 "cancelled": request.cancel_requested,
                 "removed": request.removed,
                 "error": request.failure.message if request.failure else None,
+                "gateway_request_id": request.gateway_request_id,
                 "webhook_url": request.webhook_url,
                 "webhook_attempts": len(request.webhook_attempts),
                 "webhook_responses": [dict(item) for item in request.webhook_attempts],
@@ -173,7 +196,7 @@ class Store:
             statuses = Counter(item.status for item in self._requests.values())
             names = (
                 "submit_calls", "submissions", "submit_faults", "completed", "errors", "cancels",
-                "webhooks_sent", "webhooks_delivered", "webhooks_failed", "downloads", "status_polls",
+                "webhooks_sent", "webhooks_delivered", "webhooks_failed", "downloads", "status_polls", "uploads",
             )
             stats: dict[str, Any] = {name: self.counters[name] for name in names}
             stats["in_queue"] = statuses[IN_QUEUE]

@@ -23,16 +23,20 @@ _opener = urllib.request.build_opener(_NoRedirect)
 
 
 def webhook_payload(request: SandboxRequest) -> dict[str, Any]:
+    """fal's webhook body. A failed request says only "Invalid status code: N" in
+    ``error``; the model's reasons travel in ``payload`` (the result call's body)."""
     body: dict[str, Any] = {
         "request_id": request.id,
-        "gateway_request_id": request.id,
+        "gateway_request_id": request.gateway_request_id,
         "status": "OK",
         "payload": request.result,
         "error": None,
         "payload_error": None,
     }
-    if request.failure is not None:
-        body.update(status="ERROR", payload={"detail": request.failure.detail()}, error=request.failure.message)
+    failure = request.failure
+    if failure is not None:
+        error = failure.message if failure.error_type == "request_cancelled" else f"Invalid status code: {failure.http_status}"
+        body.update(status="ERROR", payload=failure.body(), error=error)
     return body
 
 
@@ -57,6 +61,8 @@ class WebhookSender:
             self.store.note_fault(request, "late_webhook", f"sent {why}")
         if self.stop.is_set():
             return
+        if "gateway_retry" in request.faults:
+            self.store.note_fault(request, "gateway_retry", f"webhook names gateway request {request.gateway_request_id}")
         body = json.dumps(webhook_payload(request)).encode("utf-8")
         self._deliver(request, body, delivery=1)
         if "duplicate_webhook" in request.faults and not self.stop.wait(DUPLICATE_WEBHOOK_DELAY):
@@ -89,7 +95,8 @@ class WebhookSender:
     def _post(self, request: SandboxRequest, body: bytes) -> tuple[Optional[int], Optional[str]]:
         assert request.webhook_url
         headers = {"Content-Type": "application/json", "User-Agent": "falsandbox-webhook/1"}
-        headers.update(self.signer.headers(request.id, body))
+        # fal signs with the gateway's id, which differs from request_id after an internal retry.
+        headers.update(self.signer.headers(request.gateway_request_id, body))
         outgoing = urllib.request.Request(request.webhook_url, data=body, headers=headers, method="POST")
         try:
             with _opener.open(outgoing, timeout=WEBHOOK_TIMEOUT) as response:

@@ -27,11 +27,13 @@ logger = logging.getLogger(__name__)
 # paid generation. Status and cancel calls are retried by our reconciler instead.
 fal_client.client.MAX_ATTEMPTS = 1
 
-FAL_QUEUE_HOSTS = ("queue.fal.run", "queue.falrun.com")
+# fal's hosts that the sandbox imitates: the queue (and its backup domain), the REST
+# host that hands out storage tokens and upload slots, and the v3 CDN that takes uploads.
+FAL_SANDBOXED_HOSTS = ("queue.fal.run", "queue.falrun.com", "rest.fal.ai", "v3.fal.media")
 
 
 class _SandboxTransport(httpx.HTTPTransport):
-    """Sends requests for fal's queue hosts to the local sandbox instead."""
+    """Sends requests for fal's hosts to the local sandbox instead."""
 
     def __init__(self, base_url: str):
         super().__init__()
@@ -41,15 +43,20 @@ class _SandboxTransport(httpx.HTTPTransport):
         self._port = target.port
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host in FAL_QUEUE_HOSTS:
+        if request.url.host in FAL_SANDBOXED_HOSTS:
             request.url = request.url.copy_with(scheme=self._scheme, host=self._host, port=self._port)
             request.headers["Host"] = request.url.netloc.decode()
         return super().handle_request(request)
 
 
 class SandboxClient(fal_client.SyncClient):
-    """fal-client pointed at the local sandbox. `_client` is fal-client's private
-    factory for its httpx client; fal-client is pinned and a test covers this."""
+    """fal-client pointed at the local sandbox: everything it sends to fal's hosts goes
+    to the sandbox over plain http, so submit, status, result, cancel and uploads run
+    fal-client's own code over real HTTP. fal-client makes its httpx clients in three
+    private places -- `_client` (queue and the storage fallback), `_get_cdn_client`
+    (CDN uploads) and the token manager behind `_token_manager`, whose URL is
+    `_url` -- so each is overridden here; fal-client is pinned and tests cover all
+    three."""
 
     def __init__(self, *, base_url: str, key: str = "sandbox", default_timeout: float = 30.0):
         super().__init__(key=key, default_timeout=default_timeout)
@@ -62,6 +69,22 @@ class SandboxClient(fal_client.SyncClient):
             headers={"Authorization": f"Key {self.key}"},
             timeout=self.default_timeout,
             follow_redirects=True,
+        )
+
+    @cached_property
+    def _token_manager(self) -> fal_client.client.CDNTokenManager:
+        # The token manager fetches with a bare httpx client of its own: give it the
+        # sandbox's address directly.
+        manager = fal_client.client.CDNTokenManager(self._auth)
+        manager._url = manager._url.replace(fal_client.client.REST_URL, self.base_url, 1)
+        return manager
+
+    def _get_cdn_client(self) -> httpx.Client:
+        token = self._token_manager.get_token()
+        return httpx.Client(
+            transport=_SandboxTransport(self.base_url),
+            headers={"Authorization": f"{token.token_type} {token.token}"},
+            timeout=self.default_timeout,
         )
 
 
@@ -144,7 +167,7 @@ def _error_for_answer(response: httpx.Response, *, action: str) -> ProviderError
 
 def classify(exc: Exception, *, action: str) -> ProviderError:
     """Turn a fal-client or httpx failure into a ProviderError."""
-    if isinstance(exc, fal_client.client.FalClientHTTPError):
+    if isinstance(exc, (fal_client.client.FalClientHTTPError, httpx.HTTPStatusError)):
         return _error_for_answer(exc.response, action=action)
     detail = f"{action}: {type(exc).__name__}: {exc}"
     if isinstance(exc, httpx.TimeoutException):
@@ -175,6 +198,18 @@ def submit(*, endpoint: str, arguments: dict, webhook_url: str) -> str:
     except Exception as exc:
         raise classify(exc, action="submit") from exc
     return handle.request_id
+
+
+def upload_input(*, data: bytes, content_type: str, file_name: str) -> str:
+    """Put an input file (an image to animate) on fal's storage with fal-client's own
+    upload, and return its URL: fal's endpoints take files by URL (a few also take
+    data: URIs, which fal documents only for some models)."""
+    try:
+        return get_client().upload(data, content_type, file_name=file_name)
+    except Exception as exc:
+        error = classify(exc, action="upload")
+        error.request_may_exist = False  # nothing was submitted yet
+        raise error from exc
 
 
 def _call(method: str, url_of: str, *, endpoint: str, request_id: str, action: str, **kwargs) -> httpx.Response:

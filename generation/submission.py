@@ -6,10 +6,11 @@ met with a retry, a wait, or a clear failure (see `_after_submit_error`)."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import mimetypes
+import os
 import random
+import time
 from datetime import timedelta
 from urllib.parse import urlencode
 from uuid import UUID
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from generation import fal, polling
 from generation.fal import ProviderError
-from generation.models import Task, TaskStatus
+from generation.models import Job, Task, TaskStatus
 from generation.tasks import enqueue_cancel_at_provider, enqueue_submit_task
 from generation.transitions import TransitionRefused, transition_task, try_transition_task
 
@@ -35,24 +36,39 @@ def webhook_url_for(task: Task) -> str:
 
 def _provider_arguments(task: Task) -> dict:
     """The stored arguments plus the input images under the model's own field names,
-    inlined as data URIs (fal accepts them, and it spares us a public URL for a
-    private upload)."""
+    by the URLs fal's storage gave them."""
     arguments = dict(task.arguments)
     job = task.job
     arguments.update(
         job.model_spec.image_arguments(
-            image_url=_data_uri(job.input_image) if job.input_image else None,
-            end_image_url=_data_uri(job.input_end_image) if job.input_end_image else None,
+            image_url=_provider_file_url(job, job.input_image) if job.input_image else None,
+            end_image_url=_provider_file_url(job, job.input_end_image) if job.input_end_image else None,
         )
     )
     return arguments
 
 
-def _data_uri(stored) -> str:
+# fal does not document how long an uploaded file is kept: one upload serves a job's
+# tasks for an hour, and a retry later than that uploads again.
+UPLOAD_REUSE_SECONDS = 3600
+
+
+def _provider_file_url(job: Job, stored) -> str:
+    """fal's endpoints take input files by URL (data: URIs only "some models"): put the
+    file on fal's storage through fal-client's upload, once per job and file -- the
+    tasks of one job share it."""
+    uploaded = (job.params or {}).get("provider_files") or {}
+    known = uploaded.get(stored.name)
+    if known and time.time() - known.get("at", 0) < UPLOAD_REUSE_SECONDS:
+        return known["url"]
     with stored.open("rb") as handle:
         data = handle.read()
-    mime = mimetypes.guess_type(stored.name)[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    content_type = mimetypes.guess_type(stored.name)[0] or "application/octet-stream"
+    url = fal.upload_input(data=data, content_type=content_type, file_name=os.path.basename(stored.name))
+    params = {**(job.params or {}), "provider_files": {**uploaded, stored.name: {"url": url, "at": time.time()}}}
+    Job.objects.filter(pk=job.pk).update(params=params)
+    job.params = params
+    return url
 
 
 def retry_delay(attempt: int) -> timedelta:

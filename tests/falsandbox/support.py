@@ -19,7 +19,8 @@ from fal_client import SyncClient
 from fal_client.client import Completed
 
 FAL_QUEUE_HOSTS = ("queue.fal.run", "queue.falrun.com")
-TEXT_TO_VIDEO = "fal-ai/kling-video/v2.1/standard/text-to-video"
+TEXT_TO_VIDEO = "fal-ai/kling-video/v3/turbo/standard/text-to-video"
+IMAGE_TO_VIDEO = "fal-ai/kling-video/v3/turbo/standard/image-to-video"
 
 
 class RewriteToSandbox(httpx.BaseTransport):

@@ -32,7 +32,7 @@ RESULT_FAULTS = ("result_500", "result_truncated", "result_wrong_type", "result_
 def results(fal: SandboxFalClient) -> dict[str, dict[str, Any]]:
     """One finished request per download fault, generated side by side to save time."""
     handles = {
-        fault: fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("download", fault), "duration": "2"})
+        fault: fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("download", fault), "duration": "3"})
         for fault in RESULT_FAULTS
     }
     outputs = {}
@@ -56,7 +56,7 @@ def test_submit_500_fails_every_time(fal: SandboxFalClient, sandbox: SandboxProc
 
 
 def test_submit_429_once_then_succeeds(fal: SandboxFalClient) -> None:
-    arguments = {"prompt": _prompt("busy", "submit_429_once"), "duration": "2"}
+    arguments = {"prompt": _prompt("busy", "submit_429_once"), "duration": "3"}
     with pytest.raises(FalClientHTTPError) as error:
         fal.submit(TEXT_TO_VIDEO, arguments)
     assert error.value.status_code == 429
@@ -67,7 +67,7 @@ def test_submit_429_once_then_succeeds(fal: SandboxFalClient) -> None:
 
 def test_submit_429_once_is_absorbed_by_client_retries(fal: SandboxFalClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fal_client.client, "MAX_ATTEMPTS", 3)
-    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("retried", "submit_429_once"), "duration": "2"})
+    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("retried", "submit_429_once"), "duration": "3"})
     assert handle.request_id
 
 
@@ -80,7 +80,7 @@ def test_submit_timeout_via_argument(sandbox: SandboxProcess) -> None:
 
 
 def test_no_webhook(fal: SandboxFalClient, sandbox: SandboxProcess, receiver: WebhookReceiver) -> None:
-    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("silent", "no_webhook"), "duration": "2"},
+    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("silent", "no_webhook"), "duration": "3"},
                         webhook_url=receiver.url)
     wait_completed(fal, handle.request_id)
     time.sleep(0.5)
@@ -92,7 +92,7 @@ def test_no_webhook(fal: SandboxFalClient, sandbox: SandboxProcess, receiver: We
 
 
 def test_duplicate_webhook(fal: SandboxFalClient, sandbox: SandboxProcess, receiver: WebhookReceiver) -> None:
-    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("twice", "duplicate_webhook"), "duration": "2"},
+    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("twice", "duplicate_webhook"), "duration": "3"},
                         webhook_url=receiver.url)
     first, second = receiver.wait_for(2)
     assert first.body == second.body
@@ -104,7 +104,7 @@ def test_duplicate_webhook(fal: SandboxFalClient, sandbox: SandboxProcess, recei
 
 def test_late_webhook_waits_for_a_completed_poll(fal: SandboxFalClient, sandbox: SandboxProcess,
                                                  receiver: WebhookReceiver) -> None:
-    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("late", "late_webhook"), "duration": "2"},
+    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("late", "late_webhook"), "duration": "3"},
                         webhook_url=receiver.url)
     # Watch through introspection, which does not count as a poll.
     wait_until(lambda: sandbox.request(handle.request_id)["status"] == "COMPLETED")
@@ -126,8 +126,10 @@ def test_error_fault(fal: SandboxFalClient, sandbox: SandboxProcess, receiver: W
     (delivery,) = receiver.wait_for(1)
     body = json.loads(delivery.body)
     assert body["status"] == "ERROR"
-    assert body["error"] == "Sandbox: model failed to generate (fault injected)"
-    assert isinstance(body["payload"]["detail"], list)
+    assert body["error"] == "Invalid status code: 500"  # fal's line; the reason is in the payload
+    assert body["payload"] == error.value.response.json()
+    assert body["payload"]["detail"][0]["msg"] == "Sandbox: model failed to generate (fault injected)"
+    assert body["payload"]["detail"][0]["type"] == "internal_server_error"
     assert verify_webhook(sandbox.jwks(), delivery.headers, delivery.body)
     assert sandbox.stats()["errors"] >= 1
 
@@ -190,7 +192,7 @@ def test_result_slow(results: dict[str, Any]) -> None:
 
 
 def test_cancel_fail(fal: SandboxFalClient, sandbox: SandboxProcess) -> None:
-    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("stubborn", "cancel_fail"), "duration": "2"})
+    handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("stubborn", "cancel_fail"), "duration": "3"})
     with pytest.raises(FalClientHTTPError) as error:
         fal.cancel(TEXT_TO_VIDEO, handle.request_id)
     assert error.value.status_code == 500

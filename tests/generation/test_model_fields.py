@@ -76,7 +76,7 @@ def test_the_page_offers_the_default_model_choices(user_client):
     assert html.count('name="aspect_ratios"') == len(spec.aspect_ratios)
 
 
-def test_a_job_with_a_last_frame_sends_both_images_under_the_model_names(user_client):
+def test_a_job_with_a_last_frame_sends_both_images_under_the_model_names(user_client, sandbox):
     response = user_client.post(reverse("generation:generate"), {
         "prompt": "a door opens", "model": "kling-2.6-i2v", "duration": "5", "audio": "off",
         "image": png(), "end_image": png((10, 10, 10)),
@@ -86,8 +86,9 @@ def test_a_job_with_a_last_frame_sends_both_images_under_the_model_names(user_cl
     assert job.input_image and job.input_end_image
     task = job.tasks.get()
     sent = _provider_arguments(task)
-    assert sent["start_image_url"].startswith("data:image/png;base64,")
-    assert sent["end_image_url"].startswith("data:image/png;base64,") and sent["end_image_url"] != sent["start_image_url"]
+    # Both uploaded to (the sandbox's imitation of) fal's storage and sent by URL.
+    assert sent["start_image_url"].startswith(f"{sandbox.url}/files/")
+    assert sent["end_image_url"].startswith(f"{sandbox.url}/files/") and sent["end_image_url"] != sent["start_image_url"]
     assert "image_url" not in sent and sent["generate_audio"] is False
 
 

@@ -5,7 +5,10 @@ import pytest
 from generation import fal
 from generation.models import ErrorKind, Task, TaskStatus
 from generation.submission import submit_task, webhook_url_for
+from generation.catalog import MODELS
+from generation.reconcile import refresh_from_provider
 from tests.factories import make_task
+from tests.generation.test_downloads import wait_until_done
 from tests.support import queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -68,12 +71,27 @@ def test_retries_are_capped(sandbox, settings):
     assert "Gave up after 2 attempts" in task.error_message
 
 
-def test_a_request_the_model_rejects_fails_at_once(sandbox):
-    task = make_task(model_key="kling-2.1-i2v")  # no image: the sandbox answers 422
+def test_a_request_the_model_refuses_is_accepted_then_fails_with_the_models_reason(sandbox):
+    # As on fal: the queue takes it, the model refuses it when it runs (no image here).
+    spec = next(model for model in MODELS if model.requires_image)
+    task = make_task(model_key=spec.key)
     submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED
+    wait_until_done(sandbox, task.request_id)
+    refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.VALIDATION)
     assert task.error_message == "The model refused these settings. Image: is required."
+
+
+def test_a_locked_fal_account_fails_the_task_as_quota(sandbox):
+    task = make_task(prompt="no balance left #fault:account_locked")
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.QUOTA)
+    assert task.error_message == "The video service account has run out of credit."
+    assert "User is locked" in task.error_detail
 
 
 def test_an_unreachable_provider_is_a_retryable_network_error(settings):
@@ -94,6 +112,7 @@ def test_the_sandbox_client_runs_fal_clients_own_queue_calls(sandbox):
     for name in ("submit", "status", "result", "cancel"):
         assert getattr(type(client), name) is getattr(fal_client.SyncClient, name), name
     # ...whose requests, addressed to fal's queue host, arrive at the sandbox.
-    handle = client.submit("fal-ai/kling-video/v2.1/standard/text-to-video", arguments={"prompt": "a quiet harbour"})
+    endpoint = next(model.endpoint for model in MODELS if not model.takes_image)
+    handle = client.submit(endpoint, arguments={"prompt": "a quiet harbour"})
     seen = sandbox.request(handle.request_id)
-    assert (seen["application"], seen["arguments"]["prompt"]) == ("fal-ai/kling-video/v2.1/standard/text-to-video", "a quiet harbour")
+    assert (seen["application"], seen["arguments"]["prompt"]) == (endpoint, "a quiet harbour")
