@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generation.catalog import MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
+from generation.input_images import image_problems
 from generation.planning import MAX_VIDEOS_PER_JOB, SEED_LIMIT, JobMode, Plan, plan_job
 from generation.styles import STYLES, compose_prompt
 
@@ -189,3 +190,15 @@ def check_request(
         spec=spec, prompt=prompt, duration=duration, resolution=resolution, audio=audio,
         negative_prompt=negative_prompt, seed=seed, plan=plan,
     )
+
+
+def check_input_images(*, spec: ModelSpec, image=None, end_image=None) -> None:
+    """The input images against the model's own limits (smallest side, longest side,
+    shape, size, format), before anything is spent; RequestRefused names the field."""
+    errors = _Errors()
+    for name, file in (("image", image), ("end_image", end_image)):
+        if file is not None:
+            for problem in image_problems(limits=spec.image_limits, image=file):
+                errors.add(name, problem)
+    if errors:
+        raise RequestRefused(dict(errors))

@@ -21,7 +21,7 @@ from credits.services import reserve_for_tasks
 from generation.fal_errors import FalFailure, model_failure_message, read_webhook_error
 from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
-from generation.rules import CheckedRequest, check_request
+from generation.rules import CheckedRequest, check_input_images, check_request
 from generation.styles import compose_prompt
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
@@ -62,6 +62,7 @@ def start_generation(
         image=image is not None, end_image=end_image is not None,
     )
     spec, plan = checked.spec, checked.plan
+    check_input_images(spec=spec, image=image, end_image=end_image)
     if spec.seed and seed is None:
         # Send a seed we chose rather than let the model pick one we never learn: the
         # detail page shows the seed used, and a repeated combination gets a new one.

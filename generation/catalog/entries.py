@@ -10,6 +10,7 @@ from decimal import Decimal as D
 
 from generation.catalog.pricing import ANY, FirstBlockPlusSeconds, PerBlock, PerClip, PerSecond
 from generation.catalog.spec import ModelSpec
+from generation.input_images import KLING_IMAGE_LIMITS, ImageLimits
 
 LUMA_FACTORS = {"540p": 1, "720p": 2, "1080p": 4}  # fal's Ray 2 schema text: 720p bills 2x, 1080p 4x
 
@@ -52,6 +53,7 @@ MODELS: tuple[ModelSpec, ...] = (
         durations=(5, 10),
         negative_prompt=True,
         image_field="image_url",
+        image_limits=KLING_IMAGE_LIMITS,
         price=FirstBlockPlusSeconds(
             text="For 5s video $0.28; each additional second $0.056",
             block_seconds=5, block_usd=D("0.28"), extra_usd_per_second=D("0.056"),
@@ -67,6 +69,7 @@ MODELS: tuple[ModelSpec, ...] = (
         negative_prompt=True,
         image_field="start_image_url",
         end_image_field="end_image_url",
+        image_limits=KLING_IMAGE_LIMITS,
         credits_per_video=2,
         price=PerSecond(
             text="$0.07/s without audio; $0.14/s with native audio; $0.168/s with audio + voice control",
@@ -145,6 +148,7 @@ MODELS: tuple[ModelSpec, ...] = (
         audio=True,
         image_field="image_url",
         end_image_field="end_image_url",
+        image_limits=ImageLimits(max_bytes=30 * 1024 * 1024),  # fal: JPEG/PNG/WebP up to 30 MB
         price=PerSecond(
             text="$0.2419 per second of 720p; $0.0112 per 1000 tokens",
             rates={("720p", ANY): D("0.2419"), ("480p", ANY): D("0.1076")},

@@ -16,6 +16,7 @@ from typing import Any
 import falschemas
 
 from generation.catalog.pricing import Charge, PriceRule
+from generation.input_images import DEFAULT_IMAGE_LIMITS, ImageLimits
 
 TEXT_TO_VIDEO = "text-to-video"
 IMAGE_TO_VIDEO = "image-to-video"
@@ -38,6 +39,7 @@ class ModelSpec:
     negative_prompt: bool = False
     image_field: str = ""  # "" = text to video
     end_image_field: str = ""  # the last-frame image, where the endpoint takes one
+    image_limits: ImageLimits = DEFAULT_IMAGE_LIMITS  # smallest side, shape, size, formats of an input image
     fixed: Mapping[str, Any] = field(default_factory=dict)  # always sent as is
     credits_per_video: int = 1
     price: PriceRule | None = None
