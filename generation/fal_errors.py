@@ -103,21 +103,21 @@ def read_webhook_error(*, error: Any, payload: Any, payload_error: Any = None) -
     if not text and status_code is not None:
         text = reason_for_status(status_code)
     if not text and isinstance(payload_error, str):
-        text = "the model's answer could not be read"
+        text = "The model's answer could not be read"
     kind = failure.kind if status_code is not None or failure.error_type else ErrorKind.PROVIDER
     return FalFailure(kind=kind, reason=text, error_type=failure.error_type)
 
 
 def reason_for_status(status_code: int) -> str:
     if status_code == 404:
-        return "the video service does not know this model"
+        return "The video service does not know this model"
     if status_code == 422:
-        return "the model refused these settings"
+        return "The model refused these settings"
     if status_code == 504:
-        return "the model took too long"
+        return "The model took too long"
     if status_code >= 500:
-        return "the model failed"
-    return f"the video service answered with an error (HTTP {status_code})"
+        return "The model failed"
+    return f"The video service answered with an error (HTTP {status_code})"
 
 
 def model_failure_message(failure: FalFailure) -> str:
@@ -134,7 +134,6 @@ def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
         return ""
-    text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 

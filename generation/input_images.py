@@ -1,11 +1,12 @@
 """An input image checked against its model's limits before anything is spent.
 
-fal's schemas say only that a field is a file; the limits come from the endpoints'
-own descriptions where fal states them (Kling's image-to-video first frame: .jpg/.png,
-at most 50 MB, at least 300 px a side, aspect between 1:2.5 and 2.5:1 -- stated for
-Kling v3, applied to the Kling models we offer; Seedance 2.0: up to 30 MB). Where a
-model states none, the defaults below are ours: what the product has always asked
-for (256 to 4096 px, PNG/JPEG/WebP), with Kling's shape range. Our own size cap,
+fal's schemas say only that a field is a file; limits come from the endpoints' own
+descriptions where fal states them: Kling v3 image-to-video's first frame is .jpg/.png,
+at most 50 MB, at least 300 px a side, between 1:2.5 and 2.5:1 (`KLING_V3_IMAGE_LIMITS`,
+for when a Kling v3 model is offered); Seedance 2.0 takes up to 30 MB. fal states none
+for the Kling 2.x endpoints we offer, so we do not guess theirs. Where a model states
+none, the defaults below are ours: what the product has always asked for (256 to 4096
+px, PNG/JPEG/WebP) and a shape between 1:2.5 and 2.5:1. Our own size cap,
 INPUT_IMAGE_MAX_BYTES, applies on top of every model's."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class ImageLimits:
 
 
 DEFAULT_IMAGE_LIMITS = ImageLimits()
-KLING_IMAGE_LIMITS = ImageLimits(min_side=300, max_bytes=50 * 1024 * 1024, formats=("PNG", "JPEG"))
+KLING_V3_IMAGE_LIMITS = ImageLimits(min_side=300, max_bytes=50 * 1024 * 1024, formats=("PNG", "JPEG"))
 
 
 _FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}

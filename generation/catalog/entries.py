@@ -10,7 +10,7 @@ from decimal import Decimal as D
 
 from generation.catalog.pricing import ANY, FirstBlockPlusSeconds, PerBlock, PerClip, PerSecond
 from generation.catalog.spec import ModelSpec
-from generation.input_images import KLING_IMAGE_LIMITS, ImageLimits
+from generation.input_images import ImageLimits
 
 LUMA_FACTORS = {"540p": 1, "720p": 2, "1080p": 4}  # fal's Ray 2 schema text: 720p bills 2x, 1080p 4x
 
@@ -53,7 +53,6 @@ MODELS: tuple[ModelSpec, ...] = (
         durations=(5, 10),
         negative_prompt=True,
         image_field="image_url",
-        image_limits=KLING_IMAGE_LIMITS,
         price=FirstBlockPlusSeconds(
             text="For 5s video $0.28; each additional second $0.056",
             block_seconds=5, block_usd=D("0.28"), extra_usd_per_second=D("0.056"),
@@ -69,7 +68,6 @@ MODELS: tuple[ModelSpec, ...] = (
         negative_prompt=True,
         image_field="start_image_url",
         end_image_field="end_image_url",
-        image_limits=KLING_IMAGE_LIMITS,
         credits_per_video=2,
         price=PerSecond(
             text="$0.07/s without audio; $0.14/s with native audio; $0.168/s with audio + voice control",

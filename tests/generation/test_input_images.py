@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from generation.input_images import DEFAULT_IMAGE_LIMITS, KLING_IMAGE_LIMITS, ImageLimits, image_problems
+from generation.input_images import DEFAULT_IMAGE_LIMITS, KLING_V3_IMAGE_LIMITS, ImageLimits, image_problems
 
 
 def picture(size, fmt="PNG", name="in.png") -> SimpleUploadedFile:
@@ -17,25 +17,25 @@ def picture(size, fmt="PNG", name="in.png") -> SimpleUploadedFile:
 
 def test_an_image_within_every_limit_has_no_problem():
     image = picture((640, 480))
-    assert image_problems(limits=KLING_IMAGE_LIMITS, image=image) == []
+    assert image_problems(limits=KLING_V3_IMAGE_LIMITS, image=image) == []
     assert image.tell() == 0  # left ready to be stored
 
 
 def test_too_small_for_kling_but_fine_elsewhere():
     image = picture((280, 280))
-    assert image_problems(limits=KLING_IMAGE_LIMITS, image=image) == [
+    assert image_problems(limits=KLING_V3_IMAGE_LIMITS, image=image) == [
         "The image is 280×280 px; this model needs at least 300 px on each side."
     ]
     assert image_problems(limits=DEFAULT_IMAGE_LIMITS, image=image) == []
 
 
 def test_a_shape_outside_the_aspect_range_is_refused():
-    (problem,) = image_problems(limits=KLING_IMAGE_LIMITS, image=picture((1500, 400)))
+    (problem,) = image_problems(limits=KLING_V3_IMAGE_LIMITS, image=picture((1500, 400)))
     assert problem == "The image's shape (3.75:1) is outside what this model takes (1:2.5 to 2.5:1)."
 
 
 def test_the_long_side_and_the_format_are_checked():
-    problems = image_problems(limits=KLING_IMAGE_LIMITS, image=picture((4200, 2100), "WEBP", "in.webp"))
+    problems = image_problems(limits=KLING_V3_IMAGE_LIMITS, image=picture((4200, 2100), "WEBP", "in.webp"))
     assert problems == [
         "Use a PNG or JPEG image for this model.",
         "The image is 4200×2100 px; this model takes at most 4096 px on its long side.",
@@ -57,7 +57,7 @@ def test_not_an_image():
 
 @pytest.mark.parametrize("size", [(300, 750), (750, 300)])
 def test_the_aspect_range_is_inclusive(size):
-    assert image_problems(limits=KLING_IMAGE_LIMITS, image=picture(size)) == []
+    assert image_problems(limits=KLING_V3_IMAGE_LIMITS, image=picture(size)) == []
 
 
 # --- enforced by start_generation, before anything is spent ---------------------------
@@ -74,13 +74,21 @@ def test_start_generation_refuses_an_image_outside_the_models_limits_before_spen
     user = make_user()
     fund(user, 50)
     with pytest.raises(RequestRefused) as refused:
-        start_generation(user=user, model_key="kling-2.1-i2v", prompt="a fox", duration=5, image=picture((280, 280)))
-    assert refused.value.errors == {"image": ["The image is 280×280 px; this model needs at least 300 px on each side."]}
+        start_generation(user=user, model_key="ltx-2.3-i2v", prompt="a fox", image=picture((1500, 400)))
+    assert refused.value.errors == {
+        "image": ["The image's shape (3.75:1) is outside what this model takes (1:2.5 to 2.5:1)."]
+    }
     summary = credit_summary(user)
     assert (Job.objects.count(), summary.balance, summary.reserved) == (0, 50, 0)
-    # The same image suits a model that states no such limit.
-    job = start_generation(user=user, model_key="ltx-2.3-i2v", prompt="a fox", image=picture((280, 280)))
+    job = start_generation(user=user, model_key="ltx-2.3-i2v", prompt="a fox", image=picture((1000, 400)))
     assert job.input_image
+
+
+def test_each_model_carries_its_limits():
+    from generation.catalog import get_model
+
+    assert get_model("seedance-2-fast-i2v").image_limits.max_bytes == 30 * 1024 * 1024
+    assert get_model("ltx-2.3-i2v").image_limits == DEFAULT_IMAGE_LIMITS
 
 
 @pytest.mark.django_db
