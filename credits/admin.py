@@ -1,4 +1,4 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -7,7 +7,19 @@ from django.utils.html import format_html
 from credits.forms import GrantCreditsForm
 from credits.models import LedgerEntry, ProviderCost, Wallet
 from credits.selectors import ledger_totals, provider_spend, spend_total
+from audit.admin_actions import report_outcomes
+from audit.models import Action, Result
+from audit.services import Outcome, perform_staff_action
 from credits.services import CreditRefused, grant_credits
+
+
+def grant_outcome(user, credits: int, note: str, actor) -> Outcome:
+    """Grant (or take back) through the ledger, as an audited action's outcome."""
+    try:
+        entry = grant_credits(user=user, credits=credits, note=note, granted_by=actor)
+    except CreditRefused as refused:
+        return Outcome(Result.REFUSED, refused.message, refused.code)
+    return Outcome(Result.DONE, f"{credits:+d} credits; balance now {entry.balance_after}.", "granted", {"ledger_entry": entry.pk})
 
 
 class RecordsOnly:
@@ -41,7 +53,8 @@ class WalletAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
     fields = ["user", "tier", "balance", "reserved", "ledger_check", "created_at", "updated_at"]
-    readonly_fields = ["user", "balance", "reserved", "ledger_check", "created_at", "updated_at"]
+    # The tier changes through the users page's action, which records who and why.
+    readonly_fields = ["user", "tier", "balance", "reserved", "ledger_check", "created_at", "updated_at"]
     inlines = [LedgerEntryInline]
     actions = ["grant_to_selected"]
 
@@ -67,14 +80,19 @@ class WalletAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = GrantCreditsForm(request.POST)
             if form.is_valid():
-                for user in form.cleaned_data["users"]:
-                    try:
-                        grant_credits(
-                            user=user, credits=form.cleaned_data["credits"], note=form.cleaned_data["note"], granted_by=request.user
-                        )
-                        self.message_user(request, f"{user}: {form.cleaned_data['credits']:+d} credits.", messages.SUCCESS)
-                    except CreditRefused as refused:
-                        self.message_user(request, refused.message, messages.ERROR)
+                data = form.cleaned_data
+                entries = [
+                    perform_staff_action(
+                        actor=request.user,
+                        action=Action.GRANT_CREDITS,
+                        target=user,
+                        reason=data["note"],
+                        details={"credits": data["credits"]},
+                        run=lambda entry, user=user: grant_outcome(user, data["credits"], data["note"], request.user),
+                    )
+                    for user in data["users"]
+                ]
+                report_outcomes(self, request, entries)
                 return redirect("admin:credits_wallet_changelist")
         else:
             initial_users = [value for value in request.GET.get("users", "").split(",") if value.isdigit()]

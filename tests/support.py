@@ -34,3 +34,13 @@ def run_queued_tasks(*, include_delayed: bool = False, limit: int = 50) -> int:
         result.set_successful(None)
         ran += 1
     raise AssertionError(f"more than {limit} background steps: a loop?")
+
+
+def run_admin_action(client, changelist_url: str, action: str, objects, **form):
+    """Press an audited admin action the way staff do: select, choose the action
+    (which asks why), then confirm with the form's fields. Returns the final page."""
+    selected = [str(obj.pk) for obj in objects]
+    asked = client.post(changelist_url, {"action": action, "_selected_action": selected})
+    assert asked.status_code == 200 and 'name="reason"' in asked.content.decode(), "the action should ask why"
+    data = {"action": action, "_selected_action": selected, "apply": "yes", **form}
+    return client.post(changelist_url, data, follow=True)

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "history",
     "credits",
     "pixelart",
+    "accounts",
+    "audit",
     "api",
 ]
 

@@ -10,6 +10,7 @@ from credits.models import EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
 from generation.models import TaskStatus
 from generation.transitions import transition_task
 from tests.factories import fund, make_task, make_user
+from tests.support import run_admin_action
 
 pytestmark = pytest.mark.django_db
 
@@ -86,11 +87,9 @@ def test_an_admin_retry_the_users_credits_cannot_pay_is_skipped_with_the_reason(
     ann = make_user("ann")
     task = make_task(user=ann, status=TaskStatus.FAILED)
     fund(ann, 0)
-    response = staff.post(
-        reverse("admin:generation_task_changelist"), {"action": "retry_selected", "_selected_action": [task.pk]}, follow=True
-    )
+    response = run_admin_action(staff, reverse("admin:generation_task_changelist"), "retry_selected", [task], reason="user asked")
     html = response.content.decode()
-    assert "Ann: Not enough credits" in html and "Retried 0 task(s)" in html
+    assert "Not retried: Not enough credits" in html
     assert Task.objects.count() == 1
 
 
@@ -100,9 +99,7 @@ def test_the_job_admin_cancels_a_whole_job(staff):
 
     ann = make_user("ann")
     job = start_generation(user=ann, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
-    response = staff.post(
-        reverse("admin:generation_job_changelist"), {"action": "cancel_selected_jobs", "_selected_action": [job.pk]}, follow=True
-    )
+    response = run_admin_action(staff, reverse("admin:generation_job_changelist"), "cancel_selected_jobs", [job], reason="stuck")
     assert "Cancelled 2 videos and returned 2 credits" in response.content.decode()
     assert set(job.tasks.values_list("status", flat=True)) == {TaskStatus.CANCELLED}
 
