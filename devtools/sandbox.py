@@ -53,6 +53,11 @@ class SandboxProcess:
     def reset(self) -> None:
         self._call("POST", "/_sandbox/reset")
 
+    def expire(self, request_id: str, *, reissue: bool = False) -> dict[str, Any]:
+        """Make a finished request's video link expire (403); with reissue, its result
+        then names a new link."""
+        return self._call("POST", f"/_sandbox/requests/{request_id}/expire{'?reissue=1' if reissue else ''}")
+
 
 def _pump(stream: IO[str], first: "queue.Queue[Optional[str]]", keep: deque[str]) -> None:
     # Reading continuously keeps the child from blocking on a full stdout pipe.

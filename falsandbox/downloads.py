@@ -59,10 +59,16 @@ def _send(handler: BaseHTTPRequestHandler, status: int, content_type: str, lengt
 
 def serve_file(handler: BaseHTTPRequestHandler, store: Store, files_dir: Path, name: str, head_only: bool) -> None:
     request = store.by_file(name)
-    path = files_dir / name
-    if request is None or not path.is_file():
+    # Every link of a request (see Engine.expire_link) serves its one rendered file.
+    path = files_dir / request.file_name if request is not None and request.file_name else None
+    if request is None or path is None or not path.is_file():
         body = b'{"detail":"File not found"}'
         _send(handler, 404, "application/json", len(body), iter([body]), head_only)
+        return
+    if name in request.expired_files:
+        # What an expired signed link of an object store answers.
+        body = b'{"detail":"This link has expired"}'
+        _send(handler, 403, "application/json", len(body), iter([body]), head_only)
         return
     fault = result_fault(request.faults)
     with store.lock:

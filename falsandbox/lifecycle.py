@@ -102,6 +102,24 @@ class Engine:
         log_line(f"cancel {request.id} ({'removed from queue' if request.removed else 'stopping render'})")
         return "CANCELLATION_REQUESTED"
 
+    def expire_link(self, request: SandboxRequest, *, reissue: bool) -> Optional[str]:
+        """Make the result's current link stop working, as fal's media links do after
+        a while. With `reissue`, the result (what GET .../requests/{id} answers) names
+        a new working link to the same video; without, asking again gives the dead
+        link. Returns the result's link now, or None if there is no video to expire."""
+        with self.store.lock:
+            if request.result is None or request.file_name is None:
+                return None
+            video = request.result["video"]
+            request.expired_files.add(video["url"].rsplit("/", 1)[-1])
+            if reissue:
+                name = f"{request.id}-{len(request.expired_files)}.mp4"
+                self.store.register_file(name, request)
+                video["url"] = f"{self.public_url}/files/{name}"
+            url = video["url"]
+        log_line(f"expired a link of {request.id}{' and issued ' + url if reissue else ''}")
+        return url
+
     def discard_all(self) -> None:
         """Forget every request (``/_sandbox/reset``); running workers stop quietly."""
         for request in self.store.clear():

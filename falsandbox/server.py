@@ -160,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._cdn_upload(body)
             if path == "storage/upload/initiate":
                 return self._storage_initiate(body)
+            if len(parts) == 4 and parts[:2] == ["_sandbox", "requests"] and parts[3] == "expire":
+                return self._expire(parts[2])
             if len(parts) >= 2 and parts[0] not in _RESERVED_ROOTS and "requests" not in parts[2:3]:
                 return self._submit("/".join(parts), body)
         elif method == "PUT":
@@ -285,6 +287,17 @@ class Handler(BaseHTTPRequestHandler):
             # fal's result call answers with what the model answered, error included.
             return self._json(failure.http_status, failure.body(), {**headers, **failure.headers()})
         self._json(200, result, headers)
+
+    def _expire(self, request_id: str) -> None:
+        """POST /_sandbox/requests/{id}/expire[?reissue=1]: the result's link stops
+        working (403); with reissue the result names a new link."""
+        request = self.server.store.get(request_id)
+        if request is None:
+            return self._json(404, {"detail": "Request not found"})
+        url = self.server.engine.expire_link(request, reissue=self.query.get("reissue") in ("1", "true", "True"))
+        if url is None:
+            return self._json(409, {"detail": "Request has no video to expire"})
+        self._json(200, {"url": url, "expired_files": sorted(request.expired_files)})
 
     def _cancel(self, parts: list[str]) -> None:
         if not self._authorized():

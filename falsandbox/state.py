@@ -86,6 +86,8 @@ class SandboxRequest:
     gateway_request_id: str = ""
     webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
     fault_events: list[dict[str, Any]] = field(default_factory=list)
+    # File names whose links have expired (see Engine.expire_link): they answer 403.
+    expired_files: set[str] = field(default_factory=set)
     downloads: int = 0
     status_polls: int = 0
     wake: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -186,6 +188,8 @@ class Store:
                 "downloads": request.downloads,
                 "status_polls": request.status_polls,
                 "file_size": request.file_size,
+                "video_url": (request.result or {}).get("video", {}).get("url"),
+                "expired_files": sorted(request.expired_files),
                 "created_at": iso(request.created_at),
                 "started_at": iso(request.started_at) if request.started_at else None,
                 "finished_at": iso(request.finished_at) if request.finished_at else None,
