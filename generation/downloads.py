@@ -8,6 +8,7 @@ attempt overwrites the first instead of leaving an orphan beside it."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -78,9 +79,12 @@ def probe_video(path: Path) -> VideoFacts:
         raise DownloadError("The file is not a playable video.", f"ffmpeg: {exc}", retryable=False) from exc
 
 
-def storage_names(task: Task) -> tuple[str, str]:
+def storage_names(task: Task, *, version: str = "") -> tuple[str, str]:
+    """Where a task's video and poster are stored. A `version` gives a second pair of
+    names beside the first, for a copy that replaces it only once complete."""
     day = task.created_at.strftime("%Y/%m/%d")
-    return f"videos/{day}/{task.pk}.mp4", f"posters/{day}/{task.pk}.jpg"
+    stem = f"{task.pk}-{version}" if version else str(task.pk)
+    return f"videos/{day}/{stem}.mp4", f"posters/{day}/{stem}.jpg"
 
 
 def _store(name: str, content) -> str:
@@ -221,15 +225,24 @@ class StoredVideo:
 
 
 def _download_and_store(task: Task, holder: _LeaseHolder) -> StoredVideo:
-    video_name, poster_name = storage_names(task)
+    return fetch_and_store(task, url=task.result_url, on_progress=holder.renew)
+
+
+def fetch_and_store(
+    task: Task, *, url: str, version: str = "", on_progress: Callable[[int], None] | None = None
+) -> StoredVideo:
+    """Fetch `url` with every check of the download step, prove it is a video, and
+    store it and its poster under the task's names (see `storage_names`). Raises
+    DownloadError. `on_progress` is called while bytes flow and once more before
+    anything is written to storage (the download step renews its lease there)."""
+    video_name, poster_name = storage_names(task, version=version)
     with tempfile.NamedTemporaryFile(suffix=".mp4") as temporary:
-        fetched = fetch_to_file(
-            task.result_url, temporary, max_bytes=settings.DOWNLOAD_MAX_BYTES, on_progress=holder.renew
-        )
+        fetched = fetch_to_file(url, temporary, max_bytes=settings.DOWNLOAD_MAX_BYTES, on_progress=on_progress)
         size, sha256 = fetched.size, fetched.sha256
         temporary.flush()
         facts = probe_video(Path(temporary.name))
-        holder.renew()  # about to write into storage: make sure the task is still ours
+        if on_progress is not None:
+            on_progress(size)  # about to write into storage: make sure the task is still ours
         temporary.seek(0)
         video_name = _store(video_name, File(temporary))
     try:

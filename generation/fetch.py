@@ -62,11 +62,18 @@ _REFUSED_NETWORKS = tuple(
 
 
 class DownloadError(Exception):
-    def __init__(self, message: str, detail: str = "", *, retryable: bool):
+    def __init__(self, message: str, detail: str = "", *, retryable: bool, http_status: int | None = None):
         super().__init__(message)
         self.message = message
         self.detail = detail or message
         self.retryable = retryable
+        # The media host's answer, when it gave one: a 4xx that is not worth retrying
+        # means the link is gone (expired or removed).
+        self.http_status = http_status
+
+    @property
+    def link_gone(self) -> bool:
+        return self.http_status is not None and 400 <= self.http_status < 500 and not self.retryable
 
 
 class LeaseLost(Exception):
@@ -282,9 +289,15 @@ def fetch_to_file(
 
 def _stream_body(response, url, destination, *, max_bytes, started, deadline, on_progress) -> Fetched:
     if response.status >= 500 or response.status in (408, 429):
-        raise DownloadError("The provider could not serve the video just now.", f"HTTP {response.status} from {url}", retryable=True)
+        raise DownloadError(
+            "The provider could not serve the video just now.", f"HTTP {response.status} from {url}",
+            retryable=True, http_status=response.status,
+        )
     if response.status != 200:
-        raise DownloadError("The provider no longer has this video.", f"HTTP {response.status} from {url}", retryable=False)
+        raise DownloadError(
+            "The provider no longer has this video.", f"HTTP {response.status} from {url}",
+            retryable=False, http_status=response.status,
+        )
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type and not content_type.startswith(ACCEPTED_CONTENT_TYPES):
         raise DownloadError("The provider sent something that is not a video.", f"Content-Type {content_type!r} from {url}", retryable=True)

@@ -92,6 +92,12 @@ def make_pixel_art(pixel_art_id: str) -> None:
         raise
 
 
+@task()
+def redownload_video(task_id: str, audit_entry_id: int | None = None) -> None:
+    # A failure here cannot fail the task: it is complete, and finished states are final.
+    _run_step("generation.repairs.run_redownload", task_id, audit_entry_id=audit_entry_id)
+
+
 def enqueues_in_transaction(backend: BaseTaskBackend) -> bool:
     """Whether `backend` writes its queue in our database, inside the caller's
     transaction."""
@@ -125,3 +131,7 @@ def enqueue_refresh_from_provider(task_id: UUID | str) -> None:
 
 def enqueue_make_pixel_art(pixel_art_id: UUID | str) -> None:
     _enqueue(make_pixel_art, str(pixel_art_id))
+
+
+def enqueue_redownload_video(task_id: UUID | str, *, audit_entry_id: int | None = None) -> None:
+    _enqueue(redownload_video, str(task_id), audit_entry_id)

@@ -67,3 +67,37 @@ def delete_history_item(*, item: HistoryItem) -> None:
         # Files go only once the row is gone for good.
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
     logger.info("history item %s deleted with %d file(s)", item_id, len(files))
+
+
+def replace_video(
+    *,
+    task_id,
+    video: str,
+    poster: str,
+    content_type: str,
+    duration_seconds: float,
+    width: int,
+    height: int,
+    size_bytes: int,
+    sha256: str,
+) -> bool:
+    """Point a card at a newly stored video and poster, both at once, and remove the
+    files it showed before once that is committed: a viewer sees the old pair or the
+    new pair, never half of each. Returns False (and touches nothing) when the card
+    is gone; the caller then removes the new files."""
+    from django.core.files.storage import default_storage
+
+    with transaction.atomic():
+        # Locked so that two replacements of one card cannot both delete the same
+        # old files while each keeps its own new ones.
+        item = HistoryItem.objects.select_for_update().filter(task_id=task_id).first()
+        if item is None:
+            return False
+        old = [name for name in (item.video.name, item.poster.name) if name and name not in (video, poster)]
+        item.video, item.poster = video, poster
+        item.content_type, item.duration_seconds = content_type, duration_seconds
+        item.width, item.height, item.size_bytes, item.sha256 = width, height, size_bytes, sha256
+        item.save(update_fields=["video", "poster", "content_type", "duration_seconds", "width", "height", "size_bytes", "sha256"])
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in old])
+    logger.info("history item %s now shows %s (replaced %d file(s))", item.pk, video, len(old))
+    return True
