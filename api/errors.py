@@ -5,7 +5,7 @@
 `code` is stable for programs, `message` is safe to show a person, and `fields` maps
 each invalid input to its messages (empty unless the input was invalid). Status codes:
 400 invalid input, 401 not authenticated, 402 not enough credits, 403 daily limit
-reached (or not allowed), 404 not found (including another user's objects), 409 a
+reached or account suspended (or not allowed), 404 not found (including another user's objects), 409 a
 state that does not allow the action, 429 throttled."""
 
 from __future__ import annotations

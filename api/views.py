@@ -47,7 +47,7 @@ def _error(description: str) -> OpenApiResponse:
 NOT_FOUND = {404: _error("Not found, or not yours.")}
 SPENDING_ERRORS = {
     402: _error("Not enough credits (code insufficient_credits)."),
-    403: _error("Daily video limit reached (code daily_limit_reached)."),
+    403: _error("Daily video limit reached (code daily_limit_reached), or the account is suspended (code account_suspended)."),
     429: _error("Too many requests (code throttled); see the Retry-After header."),
 }
 

@@ -24,15 +24,18 @@ def start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
 
 
-def videos_started_today(user, *, exclude_task_ids: Iterable = ()) -> int:
-    """Videos the user started today. Failed and cancelled ones do not count: their
-    credits came back, and so does their place in the daily limit."""
-    return (
-        Task.objects.filter(job__user=user, created_at__gte=start_of_today())
-        .exclude(status__in=[TaskStatus.FAILED, TaskStatus.CANCELLED])
-        .exclude(pk__in=list(exclude_task_ids))
-        .count()
+def counts_today(prefix: str = "") -> Q:
+    """The tasks that count against today's limit, as a filter (`prefix` reaches them
+    through a join, e.g. "jobs__tasks__" from a user). Failed and cancelled ones do
+    not count: their credits came back, and so does their place in the limit."""
+    return Q(**{f"{prefix}created_at__gte": start_of_today()}) & ~Q(
+        **{f"{prefix}status__in": [TaskStatus.FAILED, TaskStatus.CANCELLED]}
     )
+
+
+def videos_started_today(user, *, exclude_task_ids: Iterable = ()) -> int:
+    """Videos the user started today (see `counts_today`)."""
+    return Task.objects.filter(counts_today(), job__user=user).exclude(pk__in=list(exclude_task_ids)).count()
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 class CreditRefused(Exception):
-    """A request the user's credits or daily limit do not allow. `message` is safe to
-    show; `code` is stable for programs."""
+    """A request the user's credits or daily limit (or a suspended account, see
+    `accounts.services`) do not allow. `message` is safe to show; `code` is stable
+    for programs."""
 
     code = "credit_refused"
 

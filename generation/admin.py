@@ -1,11 +1,18 @@
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from audit.admin_actions import staff_action
+from audit.forms import ReasonForm
+from audit.models import Action, Result
+from audit.services import Outcome
 from credits.services import CreditRefused
 from generation.models import Job, Task, WebhookDelivery
+from generation.repairs import RepairRefused, queue_redownload
 from generation.services import cancel_job, cancel_task, retry_task
 from generation.transitions import TransitionRefused
+from generation.webhooks import ReprocessRefused, reprocess_delivery
 
 TASK_READONLY = [
     "id", "job", "retried_from", "status", "variant_index", "style", "aspect_ratio", "seed",
@@ -43,11 +50,11 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["cancel_selected_jobs"]
 
-    @admin.action(description="Cancel selected jobs (their unfinished videos)")
-    def cancel_selected_jobs(self, request, queryset):
-        for job in queryset:
-            result = cancel_job(job=job)
-            self.message_user(request, f"{job.pk}: {result.message}", messages.SUCCESS if result.cancelled else messages.INFO)
+    cancel_selected_jobs = staff_action(
+        action=Action.CANCEL_JOB,
+        description="Cancel selected jobs (their unfinished videos)",
+        run=lambda job, data, actor, entry: _cancel_job(job),
+    )
 
     @admin.display(description="prompt")
     def short_prompt(self, job):
@@ -68,7 +75,6 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ["id", "request_id", "job__user__username", "job__prompt", "error_message"]
     list_select_related = ["job__user"]
     readonly_fields = TASK_READONLY
-    actions = ["retry_selected", "cancel_selected"]
     date_hierarchy = "created_at"
 
     @admin.display(description="task", ordering="id")
@@ -82,31 +88,83 @@ class TaskAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Retry selected failed or cancelled tasks")
-    def retry_selected(self, request, queryset):
-        self._apply(request, queryset, retry_task, done="Retried", skipped="not failed/cancelled or already retried")
+    actions = ["retry_selected", "cancel_selected", "redownload_selected"]
 
-    @admin.action(description="Cancel selected unfinished tasks")
-    def cancel_selected(self, request, queryset):
-        self._apply(request, queryset, cancel_task, done="Cancelled", skipped="finished or being saved")
+    retry_selected = staff_action(
+        action=Action.RETRY_TASK,
+        description="Retry selected failed or cancelled tasks",
+        run=lambda task, data, actor, entry: _retry(task),
+    )
+    cancel_selected = staff_action(
+        action=Action.CANCEL_TASK,
+        description="Cancel selected unfinished tasks",
+        run=lambda task, data, actor, entry: _cancel(task),
+    )
+    redownload_selected = staff_action(
+        action=Action.REDOWNLOAD,
+        description="Re-download selected completed videos",
+        explanation=(
+            "Each video is fetched again, from its result URL while that works, else from a new link the "
+            "provider gives for its request id, and replaces the stored file and poster. Nobody is charged "
+            "again. A worker does the fetching; each outcome (re-downloaded, URL expired, not found) appears "
+            "in the audit log."
+        ),
+        run=lambda task, data, actor, entry: _redownload(task, entry),
+    )
 
-    def _apply(self, request, queryset, service, *, done: str, skipped: str) -> None:
-        """Run a task service on each selected task; the service decides what may happen."""
-        moved = refused = 0
-        for task in queryset:
-            try:
-                service(task=task)
-                moved += 1
-            except TransitionRefused:
-                refused += 1
-            except CreditRefused as refusal:  # a retry holds credits of its own
-                refused += 1
-                self.message_user(request, f"{task.job.user}: {refusal.message}", messages.ERROR)
-        self.message_user(
-            request,
-            f"{done} {moved} task(s); skipped {refused} {skipped}.",
-            messages.SUCCESS if moved else messages.WARNING,
-        )
+
+def _retry(task: Task) -> Outcome:
+    try:
+        new = retry_task(task=task)
+    except TransitionRefused:
+        return Outcome(Result.REFUSED, "Not retried: only a failed or cancelled task can be retried, once.", "not_retryable")
+    except CreditRefused as refusal:  # a retry holds credits of its own
+        return Outcome(Result.REFUSED, f"Not retried: {refusal.message}", refusal.code)
+    return Outcome(Result.DONE, f"Retried as task {str(new.pk)[:8]}.", "retried", {"new_task": str(new.pk)})
+
+
+def _cancel(task: Task) -> Outcome:
+    try:
+        cancelled = cancel_task(task=task)
+    except TransitionRefused as refused:
+        return Outcome(Result.REFUSED, f"Not cancelled: it is {refused.current}.", "not_cancellable")
+    asked = " The provider was asked to stop it." if cancelled.request_id else ""
+    return Outcome(Result.DONE, f"Cancelled.{asked}", "cancelled")
+
+
+def _cancel_job(job: Job) -> Outcome:
+    result = cancel_job(job=job)
+    return Outcome(Result.DONE if result.cancelled else Result.UNCHANGED, result.message, "cancelled" if result.cancelled else "")
+
+
+def _redownload(task: Task, entry) -> Outcome:
+    try:
+        queue_redownload(task=task, audit_entry_id=entry.pk)
+    except RepairRefused as refused:
+        return Outcome(Result.REFUSED, refused.message, "refused")
+    return Outcome(Result.PENDING, "Queued for re-download; the outcome will appear in the audit log.", "queued")
+
+
+class ReprocessForm(ReasonForm):
+    override_signature = forms.BooleanField(
+        required=False,
+        label="Override the signature check",
+        help_text="Only for a delivery whose signature never verified and that you know came from fal. Your reason is recorded.",
+    )
+
+
+def _reprocess(delivery: WebhookDelivery, data: dict) -> Outcome:
+    try:
+        done = reprocess_delivery(delivery, signature_override=data["override_signature"])
+    except ReprocessRefused as refused:
+        return Outcome(Result.REFUSED, f"Not re-processed: {refused.message}", "refused")
+    answer = done.answer
+    message = f"Was {done.before}; now {answer.outcome} ({answer.detail})."
+    if done.changed:
+        return Outcome(Result.DONE, message, str(answer.outcome))
+    if answer.status >= 400:
+        return Outcome(Result.FAILED, message, str(answer.outcome))
+    return Outcome(Result.UNCHANGED, f"Nothing changed: {message}", str(answer.outcome))
 
 
 @admin.register(WebhookDelivery)
@@ -123,6 +181,21 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:generation_task_change", args=[delivery.task_id])
         return format_html('<a href="{}">{}</a>', url, str(delivery.task_id)[:8])
+
+    actions = ["reprocess_selected"]
+
+    reprocess_selected = staff_action(
+        action=Action.REPROCESS_DELIVERY,
+        description="Re-process selected webhook deliveries",
+        form_class=ReprocessForm,
+        explanation=(
+            "Each delivery runs again through the path a new delivery takes, its signature aside: only a delivery "
+            "whose signature verified is accepted, unless you override that below. A delivery already applied "
+            "changes nothing."
+        ),
+        details=lambda data: {"override_signature": data["override_signature"]},
+        run=lambda delivery, data, actor, entry: _reprocess(delivery, data),
+    )
 
     def has_add_permission(self, request):
         return False

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from accounts.services import ensure_may_start
 from credits.models import EntryKind
 from credits.selectors import entries_for_tasks
 from credits.services import reserve_for_tasks
@@ -53,7 +54,9 @@ def start_generation(
     fully recorded and will be worked on, or nothing is. The request rules
     (`generation.rules.check_request`) are enforced here, whoever calls: RequestRefused
     names every broken rule by field; CreditRefused says why the credits or the daily
-    limit do not allow it. `aspect_ratio` is shorthand for one ratio."""
+    limit do not allow it, AccountSuspended that staff have suspended the user.
+    `aspect_ratio` is shorthand for one ratio."""
+    ensure_may_start(user=user)
     if aspect_ratio and not aspect_ratios:
         aspect_ratios = [aspect_ratio]
     checked = check_request(
@@ -208,8 +211,9 @@ def retry_task(*, task: Task) -> Task:
     that was made but could not be downloaded is downloaded again, not generated
     again). The gallery card moves to the new attempt. The new attempt holds credits of
     its own (the old one's came back when it finished), so a retry may be refused with
-    CreditRefused like a new job."""
+    CreditRefused (or AccountSuspended) like a new job."""
     with transaction.atomic():
+        ensure_may_start(user=task.job.user)
         new = new_attempt(task.pk)
         reserve_for_tasks(user=task.job.user, tasks=[new])
         move_card(from_task=task, to_task=new)

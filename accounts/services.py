@@ -1,0 +1,54 @@
+"""Writes of accounts: suspending a user and lifting it, and the check every way of
+starting new work asks first."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from credits.services import CreditRefused
+
+logger = logging.getLogger(__name__)
+
+SUSPENDED_MESSAGE = "Your account is suspended, so new videos cannot be started. Videos already under way will finish."
+
+
+class AccountSuspended(CreditRefused):
+    """The user may not start new work. A kind of refusal the pages and the API
+    already show (as for credits), with its own code."""
+
+    code = "account_suspended"
+
+
+def ensure_may_start(*, user) -> None:
+    """Raise AccountSuspended for a suspended user. Called by every service that
+    starts new work (a new job, a retry); work already running is not touched."""
+    if Account.objects.filter(user=user, suspended_at__isnull=False).exists():
+        raise AccountSuspended(SUSPENDED_MESSAGE)
+
+
+def suspend_user(*, user, by, reason: str) -> bool:
+    """Suspend a user; returns False when they already were (the first reason stays)."""
+    with transaction.atomic():
+        account, _ = Account.objects.select_for_update().get_or_create(user=user)
+        if account.is_suspended:
+            return False
+        account.suspended_at = timezone.now()
+        account.suspended_by = by
+        account.suspension_reason = reason[:1000]
+        account.save(update_fields=["suspended_at", "suspended_by", "suspension_reason"])
+    logger.info("user %s suspended by %s: %s", user, by, reason)
+    return True
+
+
+def reinstate_user(*, user) -> bool:
+    """Lift a suspension; returns False when the user was not suspended."""
+    lifted = Account.objects.filter(user=user, suspended_at__isnull=False).update(
+        suspended_at=None, suspended_by=None, suspension_reason=""
+    )
+    if lifted:
+        logger.info("user %s reinstated", user)
+    return bool(lifted)
