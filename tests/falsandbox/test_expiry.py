@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from falsandbox.testing import SandboxProcess
+from devtools.sandbox import SandboxProcess
 
 from .support import TEXT_TO_VIDEO, SandboxFalClient, wait_completed
 

@@ -12,7 +12,7 @@ from audit.models import Action, AuditEntry, Result
 from generation.models import Task, TaskStatus, WebhookDelivery, WebhookOutcome
 from generation.webhooks import ReprocessRefused, process_delivery, record_delivery, reprocess_delivery
 from tests.factories import make_task, make_user
-from tests.signing import sign
+from devtools.signing import sign
 from tests.support import queued_tasks, run_admin_action
 
 pytestmark = pytest.mark.django_db
