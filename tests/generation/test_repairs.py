@@ -14,7 +14,7 @@ from audit.models import Action, AuditEntry, Result
 from credits.models import LedgerEntry, Wallet
 from generation.downloads import download_result
 from generation.models import Task, TaskStatus
-from generation.reconcile import refresh_task
+from generation.reconcile import refresh_from_provider
 from generation.repairs import RedownloadOutcome, RepairRefused, queue_redownload, redownload_video
 from generation.services import start_generation
 from generation.submission import submit_task
@@ -44,7 +44,7 @@ def completed_video(sandbox, prompt="a kite over the dunes") -> Task:
     submit_task(task_id=task.pk)
     task.refresh_from_db()
     wait_until_done(sandbox, task.request_id)
-    refresh_task(task_id=task.pk)
+    refresh_from_provider(task_id=task.pk)
     download_result(task_id=task.pk)
     task.refresh_from_db()
     assert task.status == TaskStatus.COMPLETED

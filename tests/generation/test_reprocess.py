@@ -46,14 +46,14 @@ def test_a_delivery_refused_by_a_bug_completes_its_task_when_reprocessed(fal_key
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     # Signed an hour ago: far outside the five-minute window, which is about new deliveries.
     delivery = refused_by_a_bug(task, fal_key, timestamp=int(time.time()) - 3600)
-    downloads_before = len(queued_tasks("download_generation"))
+    downloads_before = len(queued_tasks("download_result"))
 
     done = reprocess_delivery(delivery)
 
     assert (done.before, done.answer.outcome, done.changed) == (WebhookOutcome.ERROR, WebhookOutcome.APPLIED, True)
     task.refresh_from_db()
     assert (task.status, task.result_url) == (TaskStatus.DOWNLOADING, VIDEO["video"]["url"])
-    assert len(queued_tasks("download_generation")) == downloads_before + 1
+    assert len(queued_tasks("download_result")) == downloads_before + 1
     delivery.refresh_from_db()
     assert (delivery.outcome, delivery.http_status) == (WebhookOutcome.APPLIED, 200)
     assert delivery.detail.startswith("re-processed by staff, was error:")
@@ -65,7 +65,7 @@ def test_reprocessing_an_applied_delivery_changes_nothing(fal_key):
     assert delivery.outcome == WebhookOutcome.APPLIED
     before = Task.objects.get(pk=task.pk)
     record = (delivery.outcome, delivery.http_status, delivery.detail, delivery.processed_at)
-    downloads = len(queued_tasks("download_generation"))
+    downloads = len(queued_tasks("download_result"))
 
     for _ in range(2):
         done = reprocess_delivery(delivery)
@@ -73,7 +73,7 @@ def test_reprocessing_an_applied_delivery_changes_nothing(fal_key):
 
     after = Task.objects.get(pk=task.pk)
     assert (after.status, after.updated_at, after.result_url) == (before.status, before.updated_at, before.result_url)
-    assert len(queued_tasks("download_generation")) == downloads
+    assert len(queued_tasks("download_result")) == downloads
     delivery.refresh_from_db()
     assert (delivery.outcome, delivery.http_status, delivery.detail, delivery.processed_at) == record
 
