@@ -36,16 +36,18 @@ def ann():
 
 
 def test_the_list_and_the_user_page_show_tier_balance_usage_and_recent_jobs(staff, ann):
-    start_generation(user=ann, model_key="kling-2.1-t2v", prompt="a heron in the reeds", duration=5, styles=["anime", "noir"])
+    start_generation(user=ann, model_key="kling-3-t2v", prompt="a heron in the reeds", duration=5, styles=["anime", "noir"])
     make_task(user=ann, status=TaskStatus.FAILED, prompt="a failed one")  # does not count against today's limit
+    wallet = Wallet.objects.get(user=ann)
+    assert 0 < wallet.balance < 12 and wallet.reserved == 12 - wallet.balance  # two videos hold their price
 
     listing = staff.get(reverse(USERS)).content.decode()
     row = listing[listing.index(">ann<"):]
     row = row[: row.index("</tr>")]
-    assert ">Free<" in row and ">10<" in row and ">2<" in row  # tier, balance (12 - 2 held), videos today
+    assert 'field-tier">Free<' in row and f'field-balance">{wallet.balance}<' in row and 'field-used_today">2<' in row
 
     page = staff.get(reverse("admin:auth_user_change", args=[ann.pk])).content.decode()
-    assert "Tier <strong>Free</strong> · balance <strong>10</strong> credits, 2 held" in page
+    assert f"Tier <strong>Free</strong> · balance <strong>{wallet.balance}</strong> credits, {wallet.reserved} held" in page
     assert "today <strong>2 of 20</strong> videos" in page
     assert "a heron in the reeds" in page and "a failed one" in page
     assert "pending, pending" in page  # the job's two tasks

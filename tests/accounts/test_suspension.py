@@ -14,7 +14,7 @@ from tests.factories import fund, make_task, make_user
 
 pytestmark = pytest.mark.django_db
 
-START = {"model_key": "kling-2.1-t2v", "prompt": "a fox", "duration": 5}
+START = {"model_key": "kling-3-t2v", "prompt": "a fox", "duration": 5}
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_suspending_twice_keeps_the_first_reason_and_reinstating_lets_them_start
 
 def test_the_generate_page_says_why_and_creates_nothing(client, suspended):
     client.force_login(suspended)
-    data = {"prompt": "a fox", "model": "kling-2.1-t2v", "duration": "5", "aspect_ratios": "16:9"}
+    data = {"prompt": "a fox", "model": "kling-3-t2v", "duration": "5", "aspect_ratios": "16:9"}
     response = client.post(reverse("generation:generate"), data)
     assert response.status_code == 200
     assert "Your account is suspended" in response.content.decode()
@@ -76,7 +76,7 @@ def test_the_generate_page_says_why_and_creates_nothing(client, suspended):
 def test_the_api_answers_403_account_suspended(suspended):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user=suspended)}")
-    response = api.post("/api/jobs/", {"model": "kling-2.1-t2v", "prompt": "a fox", "duration": 5}, format="json")
+    response = api.post("/api/jobs/", {"model": "kling-3-t2v", "prompt": "a fox", "duration": 5}, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "account_suspended"
     failed = make_task(user=suspended, status=TaskStatus.FAILED)

@@ -39,7 +39,7 @@ def completed_video(sandbox, prompt="a kite over the dunes") -> Task:
     finishes, status poll, download."""
     user = make_user()
     fund(user, 5)
-    job = start_generation(user=user, model_key="kling-2.1-t2v", prompt=prompt, duration=5)
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt=prompt, duration=5)
     task = job.tasks.get()
     submit_task(task_id=task.pk)
     task.refresh_from_db()
