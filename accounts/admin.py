@@ -12,6 +12,7 @@ from accounts.forms import ChangeTierForm, GrantForm
 from accounts.models import Account
 from accounts.selectors import account_of, recent_jobs, with_account_facts
 from accounts.services import reinstate_user, suspend_user
+from audit.admin import StaffActionsShown
 from audit.admin_actions import staff_action
 from audit.models import Action, Result
 from audit.services import Outcome
@@ -64,10 +65,10 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(StaffActionsShown, UserAdmin):
     list_display = ["username", "email", "tier", "balance", "used_today", "suspended", "is_staff", "last_login"]
     list_filter = [SuspendedFilter, "wallet__tier", *UserAdmin.list_filter]
-    readonly_fields = ["account_summary", "recent_jobs"]
+    readonly_fields = ["account_summary", "recent_jobs", "staff_actions"]
     actions = ["change_tier", "grant_or_take_credits", "suspend_selected", "reinstate_selected"]
 
     change_tier = staff_action(
@@ -104,7 +105,7 @@ class StaffUserAdmin(UserAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
-        return [("Credits, usage and jobs", {"fields": ["account_summary", "recent_jobs"]}), *fieldsets]
+        return [("Credits, usage and jobs", {"fields": ["account_summary", "recent_jobs", "staff_actions"]}), *fieldsets]
 
     @admin.display(description="tier", ordering="wallet__tier")
     def tier(self, user):

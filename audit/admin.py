@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditEntry
+from audit.selectors import entries_for
 
 
 @admin.register(AuditEntry)
@@ -35,3 +37,33 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class StaffActionsShown:
+    """Adds `staff_actions` for an object's admin page: what staff did to it, why,
+    and what came of it (the object's rows of the audit log)."""
+
+    @admin.display(description="staff actions")
+    def staff_actions(self, obj):
+        entries = list(entries_for(obj)) if obj is not None and obj.pk else []
+        if not entries:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M"),
+                    entry.actor_name,
+                    entry.get_action_display(),
+                    entry.get_result_display(),
+                    entry.message,
+                    entry.reason,
+                )
+                for entry in entries
+            ),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>who</th><th>action</th><th>result</th><th>outcome</th><th>why</th></tr>{}</table>",
+            rows,
+        )

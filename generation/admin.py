@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from audit.admin import StaffActionsShown
 from audit.admin_actions import staff_action
 from audit.forms import ReasonForm
 from audit.models import Action, Result
@@ -40,11 +41,11 @@ class TaskInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(StaffActionsShown, admin.ModelAdmin):
     list_display = ["id", "user", "model_key", "short_prompt", "task_statuses", "created_at"]
     list_filter = ["model_key", "created_at"]
     search_fields = ["id", "prompt", "user__username", "user__email", "tasks__request_id"]
-    readonly_fields = ["id", "user", "model_key", "prompt", "params", "input_image", "created_at"]
+    readonly_fields = ["id", "user", "model_key", "prompt", "params", "input_image", "created_at", "staff_actions"]
     list_select_related = ["user"]
     inlines = [TaskInline]
     date_hierarchy = "created_at"
@@ -69,12 +70,12 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(StaffActionsShown, admin.ModelAdmin):
     list_display = ["short_id", "status", "user", "endpoint", "request_id", "progress", "error_kind", "created_at", "finished_at"]
     list_filter = ["status", "error_kind", "endpoint", "provider", "created_at"]
     search_fields = ["id", "request_id", "job__user__username", "job__prompt", "error_message"]
     list_select_related = ["job__user"]
-    readonly_fields = TASK_READONLY
+    readonly_fields = [*TASK_READONLY, "staff_actions"]
     date_hierarchy = "created_at"
 
     @admin.display(description="task", ordering="id")
@@ -168,11 +169,11 @@ def _reprocess(delivery: WebhookDelivery, data: dict) -> Outcome:
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(StaffActionsShown, admin.ModelAdmin):
     list_display = ["id", "received_at", "outcome", "http_status", "request_id", "task_link", "remote_addr", "body_size"]
     list_filter = ["outcome", "http_status", "provider", "received_at"]
     search_fields = ["request_id", "task__id", "detail"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    readonly_fields = [*(f.name for f in WebhookDelivery._meta.fields), "staff_actions"]
     date_hierarchy = "received_at"
 
     @admin.display(description="task")

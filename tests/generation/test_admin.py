@@ -56,3 +56,5 @@ def test_cancel_from_a_tasks_own_page(staff):
     assert len(queued_tasks("cancel_at_provider")) == 1
     entry = AuditEntry.objects.get(action=Action.CANCEL_TASK)
     assert (entry.result, entry.outcome, entry.reason) == (Result.DONE, "cancelled", "user wrote in")
+    history = staff.get(url).content.decode()  # the task's own page lists what staff did to it
+    assert "staff actions" in history.lower() and "user wrote in" in history and "Cancel task" in history
