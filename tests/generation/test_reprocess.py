@@ -31,7 +31,7 @@ def recorded(task, key, *, outcome=None, timestamp=None, request_id="req-1", sta
     process_delivery(delivery, body=body, headers=headers, query=query)
     if outcome is not None:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(outcome=outcome, http_status=500, detail="crashed")
-        delivery.refresh_from_db()
+    delivery.refresh_from_db()
     return delivery
 
 
@@ -101,7 +101,7 @@ def test_a_delivery_for_another_request_is_refused_as_the_endpoint_would(fal_key
 
     done = reprocess_delivery(delivery)
 
-    assert (done.answer.status, done.answer.outcome, done.changed) == (403, WebhookOutcome.BAD_TOKEN, False)
+    assert (done.answer.status, done.answer.outcome, done.changed) == (409, WebhookOutcome.MISMATCHED, False)
     assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
 
 
