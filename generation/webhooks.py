@@ -23,16 +23,18 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
+from requests.structures import CaseInsensitiveDict
 
 from generation.models import Task, WebhookDelivery, WebhookOutcome
 from generation.services import apply_provider_outcome
-from generation.signatures import HEADER_SIGNATURE, HEADER_USER_ID, SignatureError, verify_fal_signature
+from generation.signatures import HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER_ID, SignatureError, verify_fal_signature
 
 logger = logging.getLogger(__name__)
 
@@ -134,16 +136,20 @@ def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping
             traceback.format_exc(),
             public=f"internal error; recorded as delivery {delivery.pk}",
         )
+    _record(delivery, answer, task)
+    return answer
+
+
+def _record(delivery: WebhookDelivery, answer: Answer, task: Task | None, *, note: str = "") -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         task=task,
         outcome=answer.outcome,
         http_status=answer.status,
-        detail=_text(answer.detail),
+        detail=_text(f"{note}{answer.detail}"),
         processed_at=timezone.now(),
     )
     if answer.status >= 400:
         logger.warning("webhook delivery %s refused (%s): %s", delivery.pk, answer.outcome, answer.message)
-    return answer
 
 
 def _apply(delivery: WebhookDelivery, task: Task, payload: dict) -> Answer:
@@ -195,21 +201,27 @@ def _earlier_with_signature(signature: str, *, exclude: int | None = None, accep
 
 
 def _judge(
-    delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str], stored: bool = False
 ) -> tuple[Answer | None, Task | None, dict]:
-    """Check a delivery in order; (None, task, payload) when it may be applied."""
+    """Check a delivery in order; (None, task, payload) when it may be applied.
+    `stored` judges a recorded delivery again (`reprocess_delivery`): the signature
+    steps are set aside and, its token never having been stored, it is bound to its
+    task by the signed request id alone (the check after the token's)."""
     if len(body) > settings.FAL_WEBHOOK_MAX_BYTES:
         return Answer(413, WebhookOutcome.TOO_LARGE, f"more than {settings.FAL_WEBHOOK_MAX_BYTES} bytes"), None, {}
-    try:
-        signed_request_id = verify_fal_signature(headers, body)
-    except SignatureError as exc:
-        return Answer(401, WebhookOutcome.BAD_SIGNATURE, str(exc)), None, {}
-    account = settings.FAL_ACCOUNT_USER_ID
-    if account and (headers.get(HEADER_USER_ID) or "").strip() != account:
-        return Answer(403, WebhookOutcome.MISMATCHED, "signed for another fal account"), None, {}
-    earlier = _earlier_with_signature(delivery.signature, exclude=delivery.pk, accepted_only=True)
-    if earlier is not None:
-        return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None, {}
+    if stored:
+        signed_request_id = delivery.request_id
+    else:
+        try:
+            signed_request_id = verify_fal_signature(headers, body)
+        except SignatureError as exc:
+            return Answer(401, WebhookOutcome.BAD_SIGNATURE, str(exc)), None, {}
+        account = settings.FAL_ACCOUNT_USER_ID
+        if account and (headers.get(HEADER_USER_ID) or "").strip() != account:
+            return Answer(403, WebhookOutcome.MISMATCHED, "signed for another fal account"), None, {}
+        earlier = _earlier_with_signature(delivery.signature, exclude=delivery.pk, accepted_only=True)
+        if earlier is not None:
+            return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None, {}
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -219,14 +231,14 @@ def _judge(
     payload = _without_nul(payload)
     # After an internal retry fal signs with the body's gateway_request_id (the last
     # attempt) while request_id stays the queue's key; either one is ours.
-    if payload.get("request_id") and signed_request_id not in (payload["request_id"], payload.get("gateway_request_id")):
+    if payload.get("request_id") and signed_request_id and signed_request_id not in (payload["request_id"], payload.get("gateway_request_id")):
         return Answer(400, WebhookOutcome.MALFORMED, "request_id in body differs from the signed one"), None, {}
 
     try:
         task = Task.objects.get(pk=query.get("task", ""))
     except (Task.DoesNotExist, ValidationError, ValueError):
         return Answer(404, WebhookOutcome.UNKNOWN_TASK, f"no task {_text(query.get('task', ''))[:100]!r}"), None, {}
-    if not secrets.compare_digest(str(query.get("token", "")).encode(), task.webhook_token.encode()):
+    if not stored and not secrets.compare_digest(str(query.get("token", "")).encode(), task.webhook_token.encode()):
         return Answer(403, WebhookOutcome.BAD_TOKEN, "token does not match the task"), task, {}
     # The token names the task; the signature names the request. Once the task knows
     # its request, a delivery signed for any other request (another customer's, or
@@ -237,6 +249,72 @@ def _judge(
     if task.request_id and task.request_id not in signed_ids:
         return Answer(409, WebhookOutcome.MISMATCHED, f"signed for request {signed_request_id!r}, not the task's"), task, {}
     return None, task, payload
+
+
+# --- staff re-processing --------------------------------------------------------
+
+# Outcomes a delivery reaches only after its signature verified.
+_SIGNATURE_VERIFIED = (
+    WebhookOutcome.REPLAY, WebhookOutcome.MALFORMED, WebhookOutcome.UNKNOWN_TASK, WebhookOutcome.BAD_TOKEN,
+    WebhookOutcome.MISMATCHED, WebhookOutcome.APPLIED, WebhookOutcome.DUPLICATE,
+)
+
+
+class ReprocessRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Reprocessed:
+    before: str
+    answer: Answer
+    changed: bool
+
+
+def signature_was_verified(delivery: WebhookDelivery) -> bool:
+    """Whether a recorded delivery is provably fal's: it passed the signature check
+    when it arrived, or its signature verifies now against fal's keys at the moment
+    it was signed (a recorded delivery is older than the five-minute window by the
+    time anyone looks at it again; that window is about replays, which the record
+    itself rules out)."""
+    if delivery.outcome in _SIGNATURE_VERIFIED:
+        return True
+    headers = CaseInsensitiveDict(delivery.headers)
+    try:
+        signed_at = int(headers.get(HEADER_TIMESTAMP) or "")
+        verify_fal_signature(headers, delivery.body.encode("utf-8"), now=signed_at)
+    except (ValueError, SignatureError):
+        return False
+    return True
+
+
+def reprocess_delivery(delivery: WebhookDelivery, *, signature_override: bool = False) -> Reprocessed:
+    """Run a recorded delivery again through the path a new one takes, its signature
+    aside: it must have been verified (see `signature_was_verified`), unless staff
+    override that, having said why. A delivery refused by a bug since fixed can so
+    still complete its task. Idempotent: the transition it applies happens once; an
+    applied delivery run again changes nothing and keeps its record."""
+    body = delivery.body.encode("utf-8")
+    if hashlib.sha256(body).hexdigest() != delivery.body_sha256:
+        raise ReprocessRefused("Only the start of its body was recorded, so it cannot be run again.")
+    verified = signature_was_verified(delivery)
+    if not verified and not signature_override:
+        raise ReprocessRefused("Its signature was never verified; process it anyway only with the signature override.")
+    if delivery.outcome == WebhookOutcome.BAD_TOKEN and not signature_override:
+        raise ReprocessRefused("It came with a wrong task token; process it anyway only with the override.")
+    before = delivery.outcome
+    query = dict(parse_qsl(delivery.query_string))
+    answer, task, payload = _judge(delivery, body=body, headers=delivery.headers, query=query, stored=True)
+    if answer is None:
+        answer = _apply(delivery, task, payload)
+        if before == WebhookOutcome.APPLIED and answer.outcome == WebhookOutcome.DUPLICATE:
+            # Its transition happened the first time; the record keeps saying so.
+            return Reprocessed(before, Answer(200, WebhookOutcome.APPLIED, answer.detail), changed=False)
+    note = "re-processed by staff" + ("" if verified else " (signature overridden)") + f", was {before}: "
+    _record(delivery, answer, task, note=note)
+    return Reprocessed(before, answer, answer.outcome == WebhookOutcome.APPLIED)
 
 
 # --- intake throttling ---------------------------------------------------------
