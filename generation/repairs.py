@@ -113,12 +113,15 @@ def _ask_provider_again(task: Task) -> Redownload:
             return Redownload(RedownloadOutcome.URL_EXPIRED, "The result URL has expired, and there is no request id to ask the provider with.")
         return Redownload(RedownloadOutcome.NOT_FOUND, "There is neither a result URL nor a request id for this video.")
     try:
-        result = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id)
+        report = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id)
     except ProviderError as error:
-        if error.kind == ErrorKind.VALIDATION:  # the provider does not know the request (any more)
+        if getattr(error, "status_code", None) == 404 or error.kind == ErrorKind.VALIDATION:
+            # The provider does not know the request (any more).
             return Redownload(RedownloadOutcome.NOT_FOUND, f"The provider no longer has request {task.request_id}.")
         return Redownload(RedownloadOutcome.FAILED, f"Could not ask the provider for the result: {error.message}")
-    video = result.get("video") if isinstance(result, dict) else None
+    if report.failure is not None or not isinstance(report.output, dict):
+        return Redownload(RedownloadOutcome.NOT_FOUND, "The provider has no video result for this request.")
+    video = report.output.get("video")
     url = video.get("url") if isinstance(video, dict) else None
     if not isinstance(url, str) or not url:
         return Redownload(RedownloadOutcome.NOT_FOUND, "The provider's result for this request has no video.")
