@@ -52,10 +52,15 @@ SPENDING_ERRORS = {
 }
 
 
+# Ids are UUIDs; anything else is not a route at all (a JSON 404 from the error handler).
+UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Your jobs, newest first, each with the current attempt of each of its videos."""
 
     serializer_class = JobSerializer
+    lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -106,6 +111,7 @@ class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One video's attempt: its status, progress, error and result."""
 
     serializer_class = TaskSerializer
+    lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

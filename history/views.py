@@ -19,6 +19,8 @@ from history.models import HistoryItem
 from history.selectors import gallery_groups, gallery_page, history_for
 from history.services import delete_history_item
 
+MODEL_KEYS = frozenset(m.key for m in MODELS)
+
 
 def _own_item(request: HttpRequest, item_id) -> HistoryItem:
     # Another user's item is a 404, not a 403: its existence is not theirs to know.
@@ -56,6 +58,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
     if status not in TaskStatus.values:
         status = ""
+    if model_key not in MODEL_KEYS:  # junk (a NUL byte, say) is no filter, not a database error
+        model_key = ""
     page = gallery_page(
         request.user, number=_page_number(request.GET.get("page")), size=settings.GALLERY_PAGE_SIZE,
         status=status, model_key=model_key,

@@ -222,7 +222,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# JSON bodies larger than this are refused (413) before they are parsed; uploads
+# (multipart) are bounded by INPUT_IMAGE_MAX_BYTES and Django's own limits.
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=64 * 1024)
 # Throttles count in the cache (CACHE_URL): use a shared one when running several web
 # processes, or each process counts on its own. Job creation and retries, per user:
 API_JOB_CREATE_RATE = env.rate("API_JOB_CREATE_RATE", default="30/minute")

@@ -19,3 +19,8 @@ urlpatterns = [
 if settings.SERVE_MEDIA:
     # Local-disk deployments only; with object storage the files are served from there.
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+
+handler400 = "videoplanet.errors.bad_request"
+handler403 = "videoplanet.errors.permission_denied"
+handler404 = "videoplanet.errors.not_found"
+handler500 = "videoplanet.errors.server_error"
