@@ -116,17 +116,18 @@ class ResultSerializer(serializers.ModelSerializer):
         model = HistoryItem
         fields = ["video_url", "poster_url", "content_type", "duration_seconds", "width", "height", "size_bytes", "sha256"]
 
-    def _absolute(self, file) -> str | None:
-        if not file:
+    def _absolute(self, path: str) -> str | None:
+        # A checked view, not the file: fetch it with the same Authorization header.
+        if not path:
             return None
         request = self.context.get("request")
-        return request.build_absolute_uri(file.url) if request else file.url
+        return request.build_absolute_uri(path) if request else path
 
     def get_video_url(self, item: HistoryItem) -> str | None:
-        return self._absolute(item.video)
+        return self._absolute(item.video_url)
 
     def get_poster_url(self, item: HistoryItem) -> str | None:
-        return self._absolute(item.poster)
+        return self._absolute(item.poster_url)
 
 
 class ModelOptionsSerializer(serializers.Serializer):

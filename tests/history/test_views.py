@@ -66,7 +66,7 @@ def test_each_status_has_its_overlay(alice, user):
     failed_card = card(html, failed)
     assert "The model could not make this video: boom" in failed_card and ">Retry<" in failed_card
     done_card = card(html, done)
-    assert f'src="/media/{done.video.name}"' in done_card and "<video" in done_card and "download" in done_card
+    assert f'src="/history/{done.pk}/video/"' in done_card and "<video" in done_card and "download" in done_card
     assert "Retry" not in done_card
 
 
