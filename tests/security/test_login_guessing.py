@@ -137,3 +137,41 @@ def test_the_limit_holds_across_two_web_processes(tmp_path):
         assert set(answers[LIMIT * 2 - 1 :]) == {429}, answers
         right = requests.post(f"{stack.url}/api/auth/token/", json={"username": "demo", "password": "demo"}, timeout=30)
         assert right.status_code == 429
+
+
+def _redis_answers() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.e2e
+def test_api_throttles_count_across_processes_in_a_shared_redis_cache(tmp_path):
+    """Two gunicorn processes with CACHE_URL on Redis: the token throttle's count is
+    one count, not one per process."""
+    if not _redis_answers():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    import random
+
+    # Behind one trusted proxy the client is the last X-Forwarded-For entry: an address
+    # of this run's own, so no other run sharing the Redis counts with it.
+    client = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    with running_stack(
+        tmp_path, "http://127.0.0.1:9", CACHE_URL="redis://127.0.0.1:6379/5", API_TOKEN_RATE="4/minute",
+        LOGIN_FAILURE_LIMIT=1000, TRUSTED_PROXY_COUNT=1,
+    ) as stack:
+        answers = []
+        for n in range(12):
+            with requests.Session() as session:
+                answer = session.post(
+                    f"{stack.url}/api/auth/token/",
+                    json={"username": "demo", "password": f"guess{n}"},
+                    headers={"Connection": "close", "X-Forwarded-For": f"1.2.3.{n}, {client}"},
+                    timeout=30,
+                )
+            answers.append(answer.status_code)
+        assert answers.count(400) == 4 and answers.count(429) == 8, answers

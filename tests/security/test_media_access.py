@@ -272,3 +272,15 @@ def test_with_object_storage_deleting_a_card_deletes_the_objects(s3_storage, own
         delete_history_item(item=item)
     listed = s3_storage.client.list_objects_v2(Bucket=s3_storage.bucket).get("Contents", [])
     assert not {obj["Key"] for obj in listed} & set(keys)
+
+
+def test_the_admin_links_files_through_the_checked_view(client, owner):
+    fund(owner, 10)
+    job = start_generation(user=owner, model_key="kling-2.1-i2v", prompt="admin look", duration=5, image=png_upload())
+    item = HistoryItem.objects.get(task__job=job)
+    client.force_login(make_user("boss", is_staff=True, is_superuser=True))
+    job_page = client.get(f"/admin/generation/job/{job.pk}/change/").content.decode()
+    assert media_url(item, "input") in job_page and "/media/" not in job_page
+    done = completed_item(owner)
+    item_page = client.get(f"/admin/history/historyitem/{done.pk}/change/").content.decode()
+    assert media_url(done) in item_page and media_url(done, "poster") in item_page and "/media/" not in item_page
