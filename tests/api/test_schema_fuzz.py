@@ -22,7 +22,7 @@ from videoplanet.wsgi import application
 pytestmark = pytest.mark.django_db
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 6
 
 
 @pytest.fixture
