@@ -86,6 +86,8 @@ def gallery_page(user, *, number: int = 1, size: int, status: str = "", model_ke
         has_next = has_next or len(finished) > wanted
         finished = finished[:wanted]
     return GalleryPage(number=number, jobs=shown_running + finished, has_next=has_next)
+
+
 def viewable_items(user) -> QuerySet[HistoryItem]:
     """The cards whose files a user may fetch: their own; staff, anyone's."""
     if user.is_staff:
