@@ -14,13 +14,6 @@ from tests.factories import fund, make_task, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    admin = make_user("boss", is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
-
-
 def test_staff_grant_credits_to_several_users_with_a_note(staff):
     ann, ben = make_user("ann"), make_user("ben")
     fund(ann, 0)

@@ -1,11 +1,7 @@
 """Credits settle through the real pipeline: signed webhooks (including duplicates and
 late ones) and the sandbox's rendered videos. Nothing is charged or refunded twice."""
 
-import json
-import time
-
 import pytest
-from django.urls import reverse
 
 from credits.models import EntryKind, LedgerEntry, Wallet
 from credits.selectors import ledger_totals
@@ -15,20 +11,9 @@ from generation.services import start_generation
 from generation.submission import submit_task
 from generation.transitions import transition_task
 from tests.factories import fund, make_user
-from devtools.signing import sign
-from tests.support import queued_tasks, run_queued_tasks
+from tests.support import deliver_webhook, queued_tasks, run_queued_tasks, wait_for
 
 pytestmark = pytest.mark.django_db
-
-VIDEO = {"video": {"url": "https://v3.fal.media/files/x/video.mp4", "content_type": "video/mp4"}}
-
-
-def deliver(client, task, key, *, status="OK", error=None):
-    """A delivery as fal sends it, freshly signed each time (as fal's own retries are)."""
-    body = json.dumps({"request_id": task.request_id, "status": status, "payload": VIDEO if status == "OK" else None, "error": error}).encode()
-    url = f"{reverse('generation:fal-webhook')}?task={task.pk}&token={task.webhook_token}"
-    headers = sign(key, body, request_id=task.request_id)
-    return client.post(url, data=body, content_type="application/json", headers=headers)
 
 
 def queued_task(user) -> Task:
@@ -48,7 +33,7 @@ def test_a_duplicate_error_webhook_releases_once(client, fal_key):
     fund(user, 5)
     task = queued_task(user)
     for _ in range(3):
-        assert deliver(client, task, fal_key, status="ERROR", error="model exploded").status_code == 200
+        assert deliver_webhook(client, task, fal_key, status="ERROR", error="model exploded").status_code == 200
     assert entries(task) == [EntryKind.RELEASE, EntryKind.RESERVE]
     wallet = Wallet.objects.get(user=user)
     assert (wallet.balance, wallet.reserved) == (5, 0)
@@ -58,12 +43,12 @@ def test_a_duplicate_success_webhook_charges_once(client, fal_key):
     user = make_user()
     fund(user, 5)
     task = queued_task(user)
-    deliver(client, task, fal_key)
-    deliver(client, task, fal_key)
+    deliver_webhook(client, task, fal_key)
+    deliver_webhook(client, task, fal_key)
     assert len(queued_tasks("download_result")) == 1
     transition_task(task.pk, TaskStatus.COMPLETED)  # as the download step does
-    deliver(client, task, fal_key)  # late
-    deliver(client, task, fal_key, status="ERROR", error="out of order")  # and contradictory
+    deliver_webhook(client, task, fal_key)  # late
+    deliver_webhook(client, task, fal_key, status="ERROR", error="out of order")  # and contradictory
     assert Task.objects.get(pk=task.pk).status == TaskStatus.COMPLETED
     assert entries(task) == [EntryKind.CHARGE, EntryKind.RESERVE]
     wallet = Wallet.objects.get(user=user)
@@ -80,15 +65,13 @@ def test_a_job_made_through_the_sandbox_charges_each_video_it_delivers(sandbox):
     tasks = list(job.tasks.order_by("variant_index"))
     for task in tasks:
         submit_task(task_id=task.pk)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and Task.objects.filter(job=job, status=TaskStatus.QUEUED).exists():
+
+    def rendered():
         for task in Task.objects.filter(job=job, status__in=[TaskStatus.QUEUED, TaskStatus.IN_PROGRESS]):
             refresh_from_provider(task_id=task.pk)  # the webhook goes nowhere in unit tests: poll
-        time.sleep(0.2)
-    while time.monotonic() < deadline and Task.objects.filter(job=job).exclude(status=TaskStatus.DOWNLOADING).exists():
-        for task in Task.objects.filter(job=job, status=TaskStatus.IN_PROGRESS):
-            refresh_from_provider(task_id=task.pk)
-        time.sleep(0.2)
+        return not Task.objects.filter(job=job).exclude(status=TaskStatus.DOWNLOADING).exists()
+
+    wait_for(rendered, "both videos to be rendered and on their way home", timeout=30, every=0.2)
     run_queued_tasks()
     assert set(Task.objects.filter(job=job).values_list("status", flat=True)) == {TaskStatus.COMPLETED}
     assert [task.arguments["prompt"].split(",")[1].strip() for task in tasks] == ["anime style", "black and white film noir"]

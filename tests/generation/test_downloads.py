@@ -2,7 +2,6 @@
 stored; and every way a download can go wrong, with no orphan file left behind."""
 
 import hashlib
-import time
 from pathlib import Path
 
 import av
@@ -15,18 +14,9 @@ from generation.reconcile import refresh_from_provider
 from generation.submission import submit_task
 from history.models import HistoryItem
 from tests.factories import make_task
-from tests.support import queued_tasks
+from tests.support import queued_tasks, wait_until_rendered
 
 pytestmark = pytest.mark.django_db
-
-
-def wait_until_done(sandbox, request_id, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sandbox.request(request_id)["status"] in ("COMPLETED", "ERROR", "completed", "failed"):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"sandbox request {request_id} did not finish")
 
 
 def finished_at_sandbox(sandbox, prompt="a paper boat on a river") -> Task:
@@ -35,7 +25,7 @@ def finished_at_sandbox(sandbox, prompt="a paper boat on a river") -> Task:
     task = make_task(prompt=prompt)
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    wait_until_done(sandbox, task.request_id)
+    wait_until_rendered(sandbox, task.request_id)
     refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     return task

@@ -16,27 +16,14 @@ from tests.support import queued_tasks
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def user():
-    user = make_user("carol")
-    fund(user, 50)
-    return user
-
-
-@pytest.fixture
-def carol(client, user):
-    client.force_login(user)
-    return client
-
-
 def post(client, **fields):
     data = {"prompt": "a red fox", "model": "kling-3-t2v", "duration": "5"}
     data.update(fields)
     return client.post(reverse("generation:generate"), data)
 
 
-def test_single_mode_makes_every_combination(carol):
-    response = post(carol, styles=["anime", "noir", "cinematic"], aspect_ratios=["16:9", "9:16"])
+def test_single_mode_makes_every_combination(signed_in):
+    response = post(signed_in, styles=["anime", "noir", "cinematic"], aspect_ratios=["16:9", "9:16"])
     assert response.status_code == 302
     job = Job.objects.get()
     tasks = list(job.tasks.order_by("variant_index"))
@@ -50,24 +37,24 @@ def test_single_mode_makes_every_combination(carol):
     assert Wallet.objects.get(user=job.user).balance == 44
 
 
-def test_batch_mode_makes_exactly_the_number_asked(carol):
-    post(carol, styles=["anime", "noir", "cinematic"], aspect_ratios=["16:9", "9:16"], mode="batch", count="5")
+def test_batch_mode_makes_exactly_the_number_asked(signed_in):
+    post(signed_in, styles=["anime", "noir", "cinematic"], aspect_ratios=["16:9", "9:16"], mode="batch", count="5")
     tasks = Task.objects.order_by("variant_index")
     assert [(t.style, t.aspect_ratio) for t in tasks] == [
         ("anime", "16:9"), ("anime", "9:16"), ("noir", "16:9"), ("noir", "9:16"), ("cinematic", "16:9"),
     ]
 
 
-def test_a_wrapping_batch_on_a_seeded_model_gives_each_round_its_own_seed(carol):
-    post(carol, model="veo-3.1", duration="4", styles=["anime"], aspect_ratios=["16:9"], mode="batch", count="3")
+def test_a_wrapping_batch_on_a_seeded_model_gives_each_round_its_own_seed(signed_in):
+    post(signed_in, model="veo-3.1", duration="4", styles=["anime"], aspect_ratios=["16:9"], mode="batch", count="3")
     seeds = [t.seed for t in Task.objects.order_by("variant_index")]
     assert len(set(seeds)) == 3 and seeds[1] == (seeds[0] + 1) % 2**31
     assert [t.arguments["seed"] for t in Task.objects.order_by("variant_index")] == seeds
     assert Job.objects.get().params["seed"] is None  # what the user gave
 
 
-def test_one_video_by_default(carol):
-    post(carol)
+def test_one_video_by_default(signed_in):
+    post(signed_in)
     task = Task.objects.get()
     assert (task.style, task.aspect_ratio, task.arguments["prompt"]) == ("none", "16:9", "a red fox")
 
@@ -89,24 +76,24 @@ def test_one_video_by_default(carol):
         ({"prompt": "x" * 990, "styles": ["anime"]}, "prompt", "shorten it by"),
     ],
 )
-def test_invalid_plans_are_refused_clearly(carol, fields, field, message):
-    response = post(carol, **fields)
+def test_invalid_plans_are_refused_clearly(signed_in, fields, field, message):
+    response = post(signed_in, **fields)
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     assert not Job.objects.exists()
 
 
-def test_not_enough_credits_is_said_on_the_form_and_nothing_is_made(carol, user):
+def test_not_enough_credits_is_said_on_the_form_and_nothing_is_made(signed_in, user):
     fund(user, 2)
-    response = post(carol, styles=["anime", "noir", "cinematic"])
+    response = post(signed_in, styles=["anime", "noir", "cinematic"])
     assert response.status_code == 200
     assert "needs 3 credits and you have 2" in response.content.decode()
     assert not Job.objects.exists() and queued_tasks() == []
 
 
-def test_the_daily_limit_is_said_on_the_form(carol, settings):
+def test_the_daily_limit_is_said_on_the_form(signed_in, settings):
     settings.DAILY_VIDEO_LIMITS = {"free": 2, "pro": 2}
-    response = post(carol, styles=["anime", "noir", "cinematic"])
+    response = post(signed_in, styles=["anime", "noir", "cinematic"])
     assert "allows 2 videos a day" in response.content.decode()
     assert not Job.objects.exists()
 
@@ -116,42 +103,42 @@ def summary(client, query: str) -> str:
     return re.sub(r"\s+", " ", html)
 
 
-def test_the_count_and_cost_line_comes_from_the_planning_rules(carol):
-    html = summary(carol, "model=kling-3-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9&aspect_ratios=9:16")
+def test_the_count_and_cost_line_comes_from_the_planning_rules(signed_in):
+    html = summary(signed_in, "model=kling-3-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9&aspect_ratios=9:16")
     assert "3 styles × 2 aspect ratios = 6 videos · 6 credits" in html and "You have 50 credits" in html
-    html = summary(carol, "model=veo-3.1&styles=anime&mode=batch&count=3")
+    html = summary(signed_in, "model=veo-3.1&styles=anime&mode=batch&count=3")
     assert "3 videos over 1 style × 1 aspect ratio (1 combination, 2 repeated with new seeds) · 6 credits" in html
 
 
-def test_the_line_names_what_is_wrong(carol):
-    assert "supports 16:9, 9:16" in summary(carol, "model=veo-3.1&aspect_ratios=1:1")
-    assert "at most 20 videos" in summary(carol, "model=kling-3-t2v&" + "&".join(
+def test_the_line_names_what_is_wrong(signed_in):
+    assert "supports 16:9, 9:16" in summary(signed_in, "model=veo-3.1&aspect_ratios=1:1")
+    assert "at most 20 videos" in summary(signed_in, "model=kling-3-t2v&" + "&".join(
         f"styles={s}" for s in ["none", "anime", "noir", "cinematic", "watercolour", "claymation", "documentary"]
     ) + "&aspect_ratios=16:9&aspect_ratios=9:16&aspect_ratios=1:1")
 
 
-def test_changing_the_model_offers_its_own_ratios_and_refreshes_the_line(carol):
-    html = summary(carol, "part=ratios&model=veo-3.1&aspect_ratios=1:1&aspect_ratios=9:16")
+def test_changing_the_model_offers_its_own_ratios_and_refreshes_the_line(signed_in):
+    html = summary(signed_in, "part=ratios&model=veo-3.1&aspect_ratios=1:1&aspect_ratios=9:16")
     assert 'value="16:9"' in html and 'value="1:1"' not in html
     assert re.search(r'value="9:16"[^>]*checked', html)
     assert 'id="plan-summary"' in html and 'hx-swap-oob="true"' in html
     assert "1 style × 1 aspect ratio = 1 video · 2 credits" in html  # 1:1 dropped, Veo costs 2
-    assert "keeps the shape of your input image" in summary(carol, "part=ratios&model=kling-2.1-i2v")
+    assert "keeps the shape of your input image" in summary(signed_in, "part=ratios&model=kling-2.1-i2v")
 
 
-def test_the_form_shows_the_line_and_live_updates_on_first_render(carol):
-    html = re.sub(r"\s+", " ", carol.get(reverse("generation:generate")).content.decode())
+def test_the_form_shows_the_line_and_live_updates_on_first_render(signed_in):
+    html = re.sub(r"\s+", " ", signed_in.get(reverse("generation:generate")).content.decode())
     assert "1 style × 1 aspect ratio = 1 video · 1 credit" in html
     assert f'hx-get="{reverse("generation:plan")}"' in html
     assert 'name="styles"' in html and 'name="aspect_ratios"' in html and 'name="mode"' in html
 
 
-def test_regenerate_prefills_every_setting_of_a_job(carol, user):
+def test_regenerate_prefills_every_setting_of_a_job(signed_in, user):
     job = start_generation(
         user=user, model_key="veo-3.1", prompt="a calm sea", duration=6, styles=["anime", "noir"],
         aspect_ratios=["9:16"], mode="batch", count=3, negative_prompt="blur", seed=7,
     )
-    response = carol.get(job.regenerate_url)
+    response = signed_in.get(job.regenerate_url)
     initial = response.context["form"].initial
     assert initial["styles"] == ["anime", "noir"] and initial["aspect_ratios"] == ["9:16"]
     assert (initial["model"], initial["prompt"], initial["duration"], initial["mode"], initial["count"]) == (
@@ -162,10 +149,10 @@ def test_regenerate_prefills_every_setting_of_a_job(carol, user):
     assert "3 videos over 2 styles × 1 aspect ratio" in html
 
 
-def test_regenerate_from_one_card_narrows_to_its_variant(carol, user):
+def test_regenerate_from_one_card_narrows_to_its_variant(signed_in, user):
     job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9", "1:1"])
     task = job.tasks.get(variant_index=3)
-    initial = carol.get(task.regenerate_url).context["form"].initial
+    initial = signed_in.get(task.regenerate_url).context["form"].initial
     assert (initial["styles"], initial["aspect_ratios"], initial["mode"]) == (["noir"], ["1:1"], "single")
 
 
@@ -178,9 +165,9 @@ class TestCancelJob:
         Task.objects.filter(pk=tasks[2].pk).update(status=TaskStatus.IN_PROGRESS, request_id="req-3")
         return job, tasks
 
-    def test_cancel_stops_what_it_can_and_says_what_happened(self, carol, user):
+    def test_cancel_stops_what_it_can_and_says_what_happened(self, signed_in, user):
         job, tasks = self.make_job(user)
-        response = carol.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
         text = re.sub(r"\s+", " ", response.content.decode())
         assert (
             "Cancelled 2 videos and returned 2 credits; 1 had reached the provider, which was asked to stop; "
@@ -191,24 +178,24 @@ class TestCancelJob:
         assert len(queued_tasks("cancel_at_provider")) == 1
         assert Wallet.objects.get(user=user).reserved == 2  # the finished and the saving one
 
-    def test_cancelling_a_finished_job_says_so(self, carol, user):
+    def test_cancelling_a_finished_job_says_so(self, signed_in, user):
         job, _ = self.make_job(user)
-        carol.post(reverse("generation:cancel-job", args=[job.pk]))
-        response = carol.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
+        signed_in.post(reverse("generation:cancel-job", args=[job.pk]))
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
         assert "1 is being saved and will complete" in response.content.decode()
         job.tasks.filter(status=TaskStatus.DOWNLOADING).update(status=TaskStatus.COMPLETED)
-        response = carol.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
         assert "Nothing to cancel" in response.content.decode()
 
-    def test_another_users_job_is_404_and_untouched(self, carol):
+    def test_another_users_job_is_404_and_untouched(self, signed_in):
         bob = make_user("bob")
         fund(bob, 10)
         job, _ = self.make_job(bob)
-        assert carol.post(reverse("generation:cancel-job", args=[job.pk])).status_code == 404
+        assert signed_in.post(reverse("generation:cancel-job", args=[job.pk])).status_code == 404
         assert not job.tasks.filter(status=TaskStatus.CANCELLED).exists()
 
-    def test_only_post_and_no_redirect_elsewhere(self, carol, user):
+    def test_only_post_and_no_redirect_elsewhere(self, signed_in, user):
         job, _ = self.make_job(user)
-        assert carol.get(reverse("generation:cancel-job", args=[job.pk])).status_code == 405
-        response = carol.post(reverse("generation:cancel-job", args=[job.pk]), {"next": "https://evil.example/"})
+        assert signed_in.get(reverse("generation:cancel-job", args=[job.pk])).status_code == 405
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), {"next": "https://evil.example/"})
         assert response["Location"].startswith(reverse("history:gallery"))

@@ -16,12 +16,6 @@ from tests.support import queued_tasks
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def user_client(client):
-    client.force_login(make_user())
-    return client
-
-
 def png(width=512, height=512, fmt="PNG") -> SimpleUploadedFile:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (200, 80, 40)).save(buffer, format=fmt)
@@ -39,14 +33,14 @@ def test_the_page_needs_a_login(client):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_the_form_renders_with_defaults(user_client):
-    response = user_client.get(reverse("generation:generate"))
+def test_the_form_renders_with_defaults(signed_in):
+    response = signed_in.get(reverse("generation:generate"))
     assert response.status_code == 200
     assert b'name="prompt"' in response.content and b"Generate" in response.content
 
 
-def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_client):
-    response = post(user_client, negative_prompt="blur", audio="off")
+def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(signed_in):
+    response = post(signed_in, negative_prompt="blur", audio="off")
     assert response.status_code == 302 and response["Location"] == reverse("history:gallery")
     job = Job.objects.get()
     task = Task.objects.get()
@@ -62,8 +56,8 @@ def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_cl
     assert len(queued_tasks("submit_task")) == 1
 
 
-def test_models_spell_their_arguments_their_own_way(user_client):
-    post(user_client, model="luma-ray-2", duration="9", aspect_ratios="9:16")
+def test_models_spell_their_arguments_their_own_way(signed_in):
+    post(signed_in, model="luma-ray-2", duration="9", aspect_ratios="9:16")
     assert Task.objects.get().arguments == {
         "prompt": "a red fox running through snow", "duration": "9s", "aspect_ratio": "9:16", "resolution": "540p",
     }
@@ -88,16 +82,16 @@ def test_models_spell_their_arguments_their_own_way(user_client):
         ({"model": "kling-2.1-i2v", "aspect_ratios": "16:9"}, "aspect_ratios", "keeps the shape of your image"),
     ],
 )
-def test_invalid_requests_show_clear_errors_and_create_nothing(user_client, fields, field, message):
-    response = post(user_client, **fields)
+def test_invalid_requests_show_clear_errors_and_create_nothing(signed_in, fields, field, message):
+    response = post(signed_in, **fields)
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert message in " ".join(errors[field])
     assert Job.objects.count() == 0 and queued_tasks() == []
 
 
-def test_an_image_to_video_request_keeps_the_image(user_client):
-    response = post(user_client, model="kling-2.1-i2v", aspect_ratios=None, image=png())
+def test_an_image_to_video_request_keeps_the_image(signed_in):
+    response = post(signed_in, model="kling-2.1-i2v", aspect_ratios=None, image=png())
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.input_image.name.startswith("inputs/") and job.input_image.size > 0
@@ -122,18 +116,18 @@ def test_a_refused_image_to_video_job_leaves_no_stored_image(client, settings):
         (png(100, 100), "at least 256 px"),
     ],
 )
-def test_bad_images_are_refused(user_client, upload, message):
-    response = post(user_client, model="kling-2.1-i2v", aspect_ratios=None, image=upload)
+def test_bad_images_are_refused(signed_in, upload, message):
+    response = post(signed_in, model="kling-2.1-i2v", aspect_ratios=None, image=upload)
     assert message in " ".join(response.context["form"].errors["image"])
     assert Job.objects.count() == 0
 
 
-def test_an_image_for_a_text_model_is_refused(user_client):
-    response = post(user_client, image=png())
+def test_an_image_for_a_text_model_is_refused(signed_in):
+    response = post(signed_in, image=png())
     assert "text only" in " ".join(response.context["form"].errors["image"])
 
 
-def test_regenerate_links_prefill_the_form(user_client):
-    response = user_client.get(reverse("generation:generate") + "?model=veo-3.1&prompt=a+calm+sea&duration=6")
+def test_regenerate_links_prefill_the_form(signed_in):
+    response = signed_in.get(reverse("generation:generate") + "?model=veo-3.1&prompt=a+calm+sea&duration=6")
     form = response.context["form"]
     assert (form.initial["model"], form.initial["prompt"], form.initial["duration"]) == ("veo-3.1", "a calm sea", "6")
