@@ -68,7 +68,7 @@ def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 45.0, ev
         time.sleep(every)
 
 
-def wait_until_rendered(sandbox, request_id: str, *, timeout: float = 20) -> None:
+def wait_until_rendered(sandbox, request_id: str, *, timeout: float = 60) -> None:
     """Wait until the sandbox has finished (or failed) rendering a request."""
     wait_for(
         lambda: sandbox.request(request_id)["status"] in ("COMPLETED", "ERROR", "completed", "failed"),
