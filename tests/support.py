@@ -19,6 +19,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from devtools.signing import sign
+from generation.models import Task
+from generation.reconcile import refresh_from_provider
+from generation.submission import submit_task
+from tests.factories import make_task
 
 T = TypeVar("T")
 
@@ -75,6 +79,18 @@ def wait_until_rendered(sandbox, request_id: str, *, timeout: float = 60) -> Non
         f"sandbox request {request_id} to finish",
         timeout=timeout,
     )
+
+
+def finished_at_sandbox(sandbox, prompt="a paper boat on a river") -> Task:
+    """A task whose video the sandbox has rendered, moved to DOWNLOADING by a status
+    poll (the webhook goes nowhere in unit tests)."""
+    task = make_task(prompt=prompt)
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    wait_until_rendered(sandbox, task.request_id)
+    refresh_from_provider(task_id=task.pk)
+    task.refresh_from_db()
+    return task
 
 
 # A result as fal delivers it for a text-to-video request.
