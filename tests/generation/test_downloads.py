@@ -2,6 +2,7 @@
 stored; and every way a download can go wrong, with no orphan file left behind."""
 
 import hashlib
+import time
 from pathlib import Path
 
 import av
