@@ -23,16 +23,26 @@ IGNORED_FIELDS = {"csrfmiddlewaretoken"}  # a browser form's, not a setting
 STYLE_KEYS = ", ".join(s.key for s in STYLES)
 
 
+class TextField(serializers.CharField):
+    """A string and nothing else: DRF's CharField would turn 123 into "123", and a
+    prompt that is a number is a client's mistake worth telling it about."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class JobCreateSerializer(serializers.Serializer):
     """Start a job. Send JSON, or multipart/form-data when including an image."""
 
     # Blank is let through to the form, which says what is missing in its own words.
-    prompt = serializers.CharField(allow_blank=True, help_text="What the video shows; up to 1000 characters with the style added.")
-    model = serializers.CharField(allow_blank=True, help_text=f"One of: {MODEL_KEYS}.")
+    prompt = TextField(allow_blank=True, help_text="What the video shows; up to 1000 characters with the style added.")
+    model = TextField(allow_blank=True, help_text=f"One of: {MODEL_KEYS}.")
     duration = serializers.IntegerField(
         required=False, help_text="Seconds, one of the model's durations (GET /api/models/). Default: the model's."
     )
-    resolution = serializers.CharField(
+    resolution = TextField(
         required=False, allow_blank=True,
         help_text=f"One of the model's resolutions ({', '.join(ALL_RESOLUTIONS)} across models). Default: the model's.",
     )
@@ -40,19 +50,19 @@ class JobCreateSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Generate sound, for models with a sound switch. Default: the model's."
     )
     styles = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text=f"Style presets, any of: {STYLE_KEYS}. Default: none."
+        child=TextField(), required=False, help_text=f"Style presets, any of: {STYLE_KEYS}. Default: none."
     )
     aspect_ratios = serializers.ListField(
-        child=serializers.CharField(),
+        child=TextField(),
         required=False,
         help_text=f"Any of {', '.join(ALL_RATIOS)} that the model supports. Default: the model's first.",
     )
-    mode = serializers.CharField(
+    mode = TextField(
         required=False, allow_blank=True, help_text="single: every style × ratio combination once (default); batch: exactly `count` videos."
     )
     count = serializers.IntegerField(required=False, help_text=f"Videos to make in batch mode, 1 to {MAX_VIDEOS_PER_JOB}.")
     seed = serializers.IntegerField(required=False, allow_null=True, help_text="0 to 2147483647, for models that take one.")
-    negative_prompt = serializers.CharField(required=False, allow_blank=True, help_text="What to avoid.")
+    negative_prompt = TextField(required=False, allow_blank=True, help_text="What to avoid.")
     image = serializers.ImageField(required=False, help_text="Input image for image-to-video models (multipart only).")
     end_image = serializers.ImageField(required=False, help_text="Last-frame image, for models that take one (multipart only).")
 
@@ -106,17 +116,18 @@ class ResultSerializer(serializers.ModelSerializer):
         model = HistoryItem
         fields = ["video_url", "poster_url", "content_type", "duration_seconds", "width", "height", "size_bytes", "sha256"]
 
-    def _absolute(self, file) -> str | None:
-        if not file:
+    def _absolute(self, path: str) -> str | None:
+        # A checked view, not the file: fetch it with the same Authorization header.
+        if not path:
             return None
         request = self.context.get("request")
-        return request.build_absolute_uri(file.url) if request else file.url
+        return request.build_absolute_uri(path) if request else path
 
     def get_video_url(self, item: HistoryItem) -> str | None:
-        return self._absolute(item.video)
+        return self._absolute(item.video_url)
 
     def get_poster_url(self, item: HistoryItem) -> str | None:
-        return self._absolute(item.poster)
+        return self._absolute(item.poster_url)
 
 
 class ModelOptionsSerializer(serializers.Serializer):

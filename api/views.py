@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import ErrorSerializer, conflict, credit_error
+from accounts.lockout import MESSAGE as LOCKOUT_MESSAGE
+from api.errors import ApiError, ErrorSerializer, conflict, credit_error
 from api.serializers import (
     CatalogModelSerializer,
     HistoryFilterSerializer,
@@ -45,6 +47,7 @@ def _error(description: str) -> OpenApiResponse:
 
 
 NOT_FOUND = {404: _error("Not found, or not yours.")}
+NO_SUCH_PAGE = {404: _error("No such page (code not_found).")}
 SPENDING_ERRORS = {
     402: _error("Not enough credits (code insufficient_credits)."),
     403: _error("Daily video limit reached (code daily_limit_reached), or the account is suspended (code account_suspended)."),
@@ -52,10 +55,15 @@ SPENDING_ERRORS = {
 }
 
 
+# Ids are UUIDs; anything else is not a route at all (a JSON 404 from the error handler).
+UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Your jobs, newest first, each with the current attempt of each of its videos."""
 
     serializer_class = JobSerializer
+    lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -86,6 +94,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             ) from refused
         return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: JobSerializer(many=True), **NO_SUCH_PAGE})
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     @extend_schema(responses={200: JobSerializer, **NOT_FOUND})
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
@@ -106,6 +118,7 @@ class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One video's attempt: its status, progress, error and result."""
 
     serializer_class = TaskSerializer
+    lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -160,7 +173,10 @@ class HistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             model_key=filters.validated_data.get("model", ""),
         )
 
-    @extend_schema(parameters=[HistoryFilterSerializer], responses={200: HistoryItemSerializer(many=True), 400: _error("Bad filter.")})
+    @extend_schema(
+        parameters=[HistoryFilterSerializer],
+        responses={200: HistoryItemSerializer(many=True), 400: _error("Bad filter."), **NO_SUCH_PAGE},
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -193,10 +209,23 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, 400: _error("Wrong username or password."), 429: _error("Too many attempts.")},
+        responses={
+            200: TokenSerializer,
+            400: _error("Wrong username or password."),
+            429: _error("Too many attempts from this address (code throttled), or too many failed logins for this "
+                        "account or address (code locked_out)."),
+        },
         auth=[],
     )
     def post(self, request):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(TokenSerializer({"token": token_for(user=serializer.validated_data["user"])}).data)
+        # Django's own request, not REST framework's wrapper: django-axes records the
+        # failure (and flags a lockout) on it, and its middleware answers the lockout.
+        django_request = request._request
+        user = authenticate(django_request, **serializer.validated_data)
+        if user is None:
+            if getattr(django_request, "axes_locked_out", False):
+                raise ApiError(status_code=429, code="locked_out", message=LOCKOUT_MESSAGE)
+            raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
+        return Response(TokenSerializer({"token": token_for(user=user)}).data)

@@ -14,6 +14,7 @@ from generation.repairs import RepairRefused, queue_redownload
 from generation.services import cancel_job, cancel_task, retry_task
 from generation.transitions import TransitionRefused
 from generation.webhooks import ReprocessRefused, reprocess_delivery
+from history.models import HistoryItem
 
 TASK_READONLY = [
     "id", "job", "retried_from", "status", "variant_index", "style", "aspect_ratio", "seed",
@@ -45,7 +46,8 @@ class JobAdmin(StaffActionsShown, admin.ModelAdmin):
     list_display = ["id", "user", "model_key", "short_prompt", "task_statuses", "created_at"]
     list_filter = ["model_key", "created_at"]
     search_fields = ["id", "prompt", "user__username", "user__email", "tasks__request_id"]
-    readonly_fields = ["id", "user", "model_key", "prompt", "params", "input_image", "created_at", "staff_actions"]
+    readonly_fields = ["id", "user", "model_key", "prompt", "params", "input_image_file", "created_at", "staff_actions"]
+    exclude = ["input_image"]  # shown read-only as input_image_file, through the checked view
     list_select_related = ["user"]
     inlines = [TaskInline]
     date_hierarchy = "created_at"
@@ -56,6 +58,14 @@ class JobAdmin(StaffActionsShown, admin.ModelAdmin):
         description="Cancel selected jobs (their unfinished videos)",
         run=lambda job, data, actor, entry: _cancel_job(job),
     )
+
+    @admin.display(description="input image")
+    def input_image_file(self, job):
+        # Private: linked through a card's checked view (staff may see any).
+        card = HistoryItem.objects.filter(task__job=job).first() if job.input_image else None
+        if card is None:
+            return job.input_image.name or "-"
+        return format_html('<a href="{}">{}</a>', card.input_image_url, job.input_image.name)
 
     @admin.display(description="prompt")
     def short_prompt(self, job):

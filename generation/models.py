@@ -10,7 +10,7 @@ from django.utils import timezone
 from generation.catalog import get_model, model_choices
 # The state machine lives with the function that moves a task; its names are also
 # importable from here, where the field that holds them is.
-from generation.transitions import ALLOWED_TRANSITIONS, AT_PROVIDER, FINISHED, RETRYABLE, TaskStatus, can_move  # noqa: F401
+from generation.transitions import ALLOWED_TRANSITIONS, AT_PROVIDER, FINISHED, RETRYABLE, TaskStatus  # noqa: F401
 
 
 class ErrorKind(models.TextChoices):
@@ -155,9 +155,6 @@ class Task(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.status in RETRYABLE and not hasattr(self, "retried_by")
-
-    def can_move_to(self, status: str) -> bool:
-        return can_move(self.status, status)
 
     def may_download_again(self) -> bool:
         """Whether a retry should fetch this attempt's finished video again rather than

@@ -7,6 +7,7 @@ whole rule set and the only function callers use to validate a request."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,15 @@ from generation.styles import STYLES, compose_prompt
 
 NON_FIELD = "__all__"
 STYLE_KEYS = {style.key for style in STYLES}
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether a prompt shows anything: zero-width and other format characters
+    (U+200B, U+2060, U+FEFF, ...) and every kind of space do not count."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in INVISIBLE_CATEGORIES for ch in text)
+
+
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
 
 
 class RequestRefused(ValueError):
@@ -137,7 +147,7 @@ def check_request(
         raise RequestRefused(dict(errors))
 
     prompt = " ".join((prompt or "").split())
-    if not prompt:
+    if not has_visible_text(prompt):
         errors.add("prompt", "Describe the video you want.")
     elif len(prompt) > PROMPT_MAX_CHARS:
         errors.add("prompt", f"Keep the prompt to {PROMPT_MAX_CHARS} characters (it has {len(prompt)}).")

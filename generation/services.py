@@ -9,6 +9,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from uuid import UUID
 
 from django.core.files.storage import default_storage
@@ -26,9 +27,13 @@ from generation.rules import CheckedRequest, check_input_images, check_request
 from generation.styles import compose_prompt
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
+from history.models import HistoryItem
 from history.services import create_cards, move_card
 
 logger = logging.getLogger(__name__)
+
+# The forms admit PNG, JPEG and WebP images only (checked by reading them).
+IMAGE_SUFFIXES = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp"}
 
 
 def start_generation(
@@ -104,8 +109,10 @@ def start_generation(
 
 
 def _store_input_image(image: UploadedFile) -> str:
-    name = Job._meta.get_field("input_image").generate_filename(None, image.name)
-    return default_storage.save(name, image)
+    # A random name: the uploader's own file name is neither kept (it may say who
+    # they are, and may be longer than the column) nor guessable by anyone else.
+    suffix = IMAGE_SUFFIXES.get(Path(image.name or "").suffix.lower(), ".png")
+    return default_storage.save(f"inputs/{secrets.token_hex(16)}{suffix}", image)
 
 
 def _record_job(*, user, checked: CheckedRequest, plan, params, stored) -> tuple[Job, list[Task]]:
@@ -214,6 +221,11 @@ def retry_task(*, task: Task) -> Task:
     CreditRefused (or AccountSuspended) like a new job."""
     with transaction.atomic():
         ensure_may_start(user=task.job.user)
+        # The card is what the user would see the new video on: without it (deleted)
+        # a retry would charge for a video nobody can see. Locked, so a delete of the
+        # card cannot slip in between this check and the move below.
+        if not list(HistoryItem.objects.select_for_update().filter(task=task).values_list("pk", flat=True)):
+            raise TransitionRefused(task, TaskStatus.PENDING)
         new = new_attempt(task.pk)
         reserve_for_tasks(user=task.job.user, tasks=[new])
         move_card(from_task=task, to_task=new)

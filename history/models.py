@@ -1,8 +1,12 @@
 import uuid
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
+
+from videoplanet.private_media import download_name
 
 
 class HistoryItem(models.Model):
@@ -38,3 +42,32 @@ class HistoryItem(models.Model):
     @property
     def job(self):
         return self.task.job
+
+    # Files are private: pages and the API link to the view that checks who asks.
+    @property
+    def video_url(self) -> str:
+        return reverse("history:video", args=[self.pk]) if self.video else ""
+
+    @property
+    def poster_url(self) -> str:
+        return reverse("history:poster", args=[self.pk]) if self.poster else ""
+
+    @property
+    def input_image_url(self) -> str:
+        return reverse("history:input", args=[self.pk]) if self.task.job.input_image else ""
+
+    def private_file(self, kind: str):
+        """(file, download name) of this card's video, poster or input image, or None."""
+        prompt = self.task.job.prompt
+        if kind == "video" and self.video:
+            return self.video, download_name(prompt, suffix=_suffix(self.video.name, ".mp4"))
+        if kind == "poster" and self.poster:
+            return self.poster, download_name(prompt, suffix="-poster" + _suffix(self.poster.name, ".jpg"))
+        if kind == "input" and self.task.job.input_image:
+            image = self.task.job.input_image
+            return image, download_name(prompt, suffix="-input" + _suffix(image.name, ".png"))
+        return None
+
+
+def _suffix(name: str, default: str) -> str:
+    return PurePosixPath(name).suffix.lower() or default

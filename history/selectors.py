@@ -88,6 +88,15 @@ def gallery_page(user, *, number: int = 1, size: int, status: str = "", model_ke
     return GalleryPage(number=number, jobs=shown_running + finished, has_next=has_next)
 
 
+def viewable_items(user) -> QuerySet[HistoryItem]:
+    """The cards whose files a user may fetch: their own; staff, anyone's."""
+    if user.is_staff:
+        return HistoryItem.objects.select_related("task", "task__job")
+    return history_for(user)
+
+
+
+
 @dataclass
 class GalleryJob:
     job: Job

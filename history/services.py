@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from generation.models import Task
+from generation.models import Job, Task
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
 from pixelart.selectors import pixel_art_files
@@ -62,8 +62,14 @@ def delete_history_item(*, item: HistoryItem) -> None:
         raise TransitionRefused(item.task, "deleted")
     files = [f for f in (item.video, item.poster) if f] + pixel_art_files(item)
     item_id = item.pk
+    job = item.task.job
     with transaction.atomic():
         item.delete()
+        # The input image belongs to the job: it goes with the job's last card (until
+        # then another card may still be retried with it).
+        if job.input_image and not HistoryItem.objects.filter(task__job=job).exists():
+            files.append(job.input_image)
+            Job.objects.filter(pk=job.pk).update(input_image="")
         # Files go only once the row is gone for good.
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
     logger.info("history item %s deleted with %d file(s)", item_id, len(files))

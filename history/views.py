@@ -3,12 +3,17 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from api.errors import error_body
 from credits.services import CreditRefused
 from generation.catalog import MODELS
 from generation.models import TaskStatus
@@ -16,8 +21,11 @@ from generation.selectors import progress_for, progress_for_jobs
 from generation.services import cancel_task, retry_task, watch_progress
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
-from history.selectors import gallery_groups, gallery_page, history_for
+from history.selectors import gallery_groups, gallery_page, history_for, viewable_items
 from history.services import delete_history_item
+from videoplanet.private_media import serve_private_file
+
+MODEL_KEYS = frozenset(m.key for m in MODELS)
 
 
 def _own_item(request: HttpRequest, item_id) -> HistoryItem:
@@ -56,6 +64,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
     if status not in TaskStatus.values:
         status = ""
+    if model_key not in MODEL_KEYS:  # junk (a NUL byte, say) is no filter, not a database error
+        model_key = ""
     page = gallery_page(
         request.user, number=_page_number(request.GET.get("page")), size=settings.GALLERY_PAGE_SIZE,
         status=status, model_key=model_key,
@@ -176,3 +186,22 @@ def delete(request: HttpRequest, item_id) -> HttpResponse:
     except TransitionRefused:
         messages.info(request, "Cancel this video before deleting it.")
     return redirect("history:gallery")
+
+
+@require_GET
+def media(request: HttpRequest, item_id, kind: str) -> HttpResponse:
+    """A card's video, poster or input image, for its owner (or staff) only. Pages use
+    the session; API clients the same token they use on /api/ (the API links here)."""
+    try:
+        authenticated = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return JsonResponse(error_body("not_authenticated", "Invalid token."), status=401)
+    viewer = authenticated[0] if authenticated else request.user
+    if not viewer.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    item = get_object_or_404(viewable_items(viewer), pk=item_id)
+    found = item.private_file(kind)
+    if found is None:
+        raise Http404("no such file")
+    file, filename = found
+    return serve_private_file(request, file=file, filename=filename, as_attachment=request.GET.get("download") == "1")

@@ -6,8 +6,9 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from devtools.sandbox import run_sandbox
-from generation.fal import _make_client
 from devtools.signing import JwksServer, jwk_for
+from generation.fal import _make_client
+from tests.factories import fund, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +22,36 @@ def _isolated(settings, tmp_path):
     _make_client.cache_clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    """Erin, a user with 50 credits to spend (password "pw")."""
+    user = make_user("erin")
+    fund(user, 50)
+    return user
+
+
+@pytest.fixture
+def other_user(db):
+    """Someone else, with credits of their own: what is theirs must stay theirs."""
+    other = make_user("frank")
+    fund(other, 50)
+    return other
+
+
+@pytest.fixture
+def signed_in(client, user):
+    """Django's test client, signed in as `user`."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff(client):
+    """Django's test client, signed in as a superuser (the admin)."""
+    client.force_login(make_user("boss", is_staff=True, is_superuser=True))
+    return client
 
 
 @pytest.fixture

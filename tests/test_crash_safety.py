@@ -2,14 +2,13 @@
 every video still completes exactly once, with one provider request and one file.
 Real processes (gunicorn, db_worker, reconciler) and the sandbox over real HTTP."""
 
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from devtools.sandbox import run_sandbox
-from tests.browser import card_statuses, generate, login
+from tests.support import card_statuses, generate, login, wait_for
 from tests.stack import running_stack
 
 pytestmark = pytest.mark.e2e
@@ -22,16 +21,6 @@ def slow_sandbox():
     # Submit faults hold the connection 4 s: long enough to kill the worker inside it.
     with run_sandbox(seconds=1.0, extra_args=("--hang-seconds", "4")) as process:
         yield process
-
-
-def wait_for(condition, what: str, timeout: float = 45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def provider_requests(sandbox, marker: str) -> list[dict]:

@@ -10,7 +10,7 @@ import av
 import pytest
 
 from devtools.sandbox import run_sandbox
-from tests.browser import card_statuses, generate, login, press
+from tests.support import card_statuses, generate, login, press
 from tests.stack import running_stack
 
 pytestmark = pytest.mark.e2e

@@ -2,7 +2,10 @@
 (see README, "Configuration"); the defaults run the whole product locally on SQLite
 against the local fal sandbox, with no keys."""
 
+from datetime import timedelta
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from videoplanet.environment import Env
 
@@ -12,7 +15,8 @@ env = Env()
 Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-key-change-me-in-production")
+DEFAULT_SECRET_KEY = "insecure-local-only-key-change-me-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -38,6 +42,8 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "api",
+    "accounts",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login that django-axes refused into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "videoplanet.urls"
@@ -128,10 +136,27 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Django serves /media/ itself only when the files live on this machine's disk.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"))
+# Media is private: only `videoplanet.private_media` hands files out, after the view
+# has checked who is asking. Nothing is served under MEDIA_URL. With object storage the
+# owner is redirected to a signed URL valid this long:
+MEDIA_URL_EXPIRE_SECONDS = env.int("MEDIA_URL_EXPIRE_SECONDS", default=300)
+# With local disk behind nginx: the internal location that maps to MEDIA_ROOT (e.g.
+# "/_protected_media/"), so nginx sends the file; or X-Sendfile for Apache/lighttpd.
+# Unset: Django streams the file itself (with Range support).
+MEDIA_X_ACCEL_REDIRECT = env.str("MEDIA_X_ACCEL_REDIRECT", default="")
+MEDIA_X_SENDFILE = env.bool("MEDIA_X_SENDFILE", default=False)
 
 # --- fal.ai ---------------------------------------------------------------
 FAL_KEY = env.str("FAL_KEY", default="")
+
+# A real deployment (it pays fal, or says it is one) must not sign sessions, password
+# resets and CSRF tokens with a key anyone can read in this file.
+PRODUCTION = env.bool("PRODUCTION", default=bool(FAL_KEY))
+if PRODUCTION and not DEBUG and (SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a long random value in production (FAL_KEY or PRODUCTION is set); "
+        "for instance: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 # Without a key every provider call goes to the local sandbox (python -m falsandbox).
 FAL_SANDBOX_URL = env.str("FAL_SANDBOX_URL", default="" if FAL_KEY else "http://127.0.0.1:8001").rstrip("/")
 FAL_USE_SANDBOX = bool(FAL_SANDBOX_URL)
@@ -224,7 +249,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # The client address for throttles: see TRUSTED_PROXY_COUNT below.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# JSON bodies larger than this are refused (413) before they are parsed; uploads
+# (multipart) are bounded by INPUT_IMAGE_MAX_BYTES and Django's own limits.
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=64 * 1024)
 # Throttles count in the cache (CACHE_URL): use a shared one when running several web
 # processes, or each process counts on its own. Job creation and retries, per user:
 API_JOB_CREATE_RATE = env.rate("API_JOB_CREATE_RATE", default="30/minute")
@@ -252,6 +287,26 @@ SPECTACULAR_SETTINGS = {
     # Two models have a "status": name each set of choices.
     "ENUM_NAME_OVERRIDES": {"PixelArtStatusEnum": "pixelart.models.PixelArtStatus"},
 }
+
+# --- logins ---------------------------------------------------------------------
+# How many reverse proxies of ours stand in front of the web server, each appending to
+# X-Forwarded-For (see videoplanet/client_address.py). 0: the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Password guessing (HTML login, admin login, API token) is limited by django-axes,
+# which counts failures in the database, so every web process and machine shares the
+# count: LOGIN_FAILURE_LIMIT failures for one account, or from one address, lock that
+# account or address out for LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "videoplanet.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A success does not wipe the failures: otherwise a guesser with an account of their
+# own could log into it between guesses and reset the count for their address.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 
 # Served over https behind a TLS-terminating proxy (production): trust the proxy's
 # X-Forwarded-Proto, redirect plain http, and keep cookies and browsers on https.

@@ -1,9 +1,7 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views.generic import RedirectView
-from django.views.static import serve
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="history:gallery", permanent=False), name="home"),
@@ -16,6 +14,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.SERVE_MEDIA:
-    # Local-disk deployments only; with object storage the files are served from there.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+# No route serves MEDIA_ROOT: media is private and reaches its owner only through
+# views that check first (see videoplanet/private_media.py).
+
+handler400 = "videoplanet.errors.bad_request"
+handler403 = "videoplanet.errors.permission_denied"
+handler404 = "videoplanet.errors.not_found"
+handler500 = "videoplanet.errors.server_error"

@@ -173,7 +173,8 @@ def test_a_job_shows_its_results_and_progress(api, user):
     assert body["progress"]["label"] == "1 of 2 done, 1 failed"
     first, second = body["tasks"]
     assert first["result"] == {
-        "video_url": "http://testserver/media/videos/a.mp4", "poster_url": "http://testserver/media/posters/a.jpg",
+        # Links to the view that checks who asks, never to the stored file.
+        "video_url": f"http://testserver/history/{item.pk}/video/", "poster_url": f"http://testserver/history/{item.pk}/poster/",
         "content_type": "", "duration_seconds": 5.0, "width": 480, "height": 270, "size_bytes": 1234, "sha256": "",
     }
     assert (second["status"], second["error_message"], second["result"]) == ("failed", "The model could not make this video: boom", None)

@@ -15,13 +15,6 @@ from tests.support import run_admin_action
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    admin = make_user("boss", is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
-
-
 def test_staff_grant_credits_to_several_users_with_a_note(staff):
     ann, ben = make_user("ann"), make_user("ben")
     fund(ann, 0)

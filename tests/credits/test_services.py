@@ -1,16 +1,21 @@
 """Every way credits move: reserve, charge, release, refusal, grants, the daily limit,
-and the guarantees that nothing is charged or refunded twice."""
+and the guarantees that nothing is charged or refunded twice: through the real pipeline
+(signed webhooks, duplicates and late ones, the sandbox's rendered videos) and in races
+between real concurrent transactions."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credits.models import EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
 from credits.selectors import credit_summary, ledger_totals, provider_spend, remaining_quota_today
 from credits.services import (
+    CreditRefused,
     DailyLimitReached,
     InsufficientCredits,
     ensure_wallet,
@@ -19,11 +24,13 @@ from credits.services import (
     top_up,
 )
 from generation.models import ErrorKind, Job, Task, TaskStatus
+from generation.reconcile import refresh_from_provider
 from generation.services import cancel_task, fail_task, retry_task, start_generation
+from generation.submission import submit_task
 from generation.transitions import transition_task
 from history.models import HistoryItem
 from tests.factories import fund, make_task, make_user
-from tests.support import queued_tasks
+from tests.support import deliver_webhook, queued_tasks, run_queued_tasks, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -278,3 +285,164 @@ class TestDailyLimit:
         start(user, styles=["anime"])  # takes the failed one's place
         with pytest.raises(DailyLimitReached):
             retry_task(task=failed)
+
+
+def queued_task(user) -> Task:
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5)
+    task = job.tasks.get()
+    Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED, request_id=f"req-{task.pk}")
+    task.refresh_from_db()
+    return task
+
+
+def entries(task) -> list[str]:
+    return sorted(LedgerEntry.objects.filter(task=task).values_list("kind", flat=True))
+
+
+def test_a_duplicate_error_webhook_releases_once(client, fal_key):
+    user = make_user()
+    fund(user, 5)
+    task = queued_task(user)
+    for _ in range(3):
+        assert deliver_webhook(client, task, fal_key, status="ERROR", error="model exploded").status_code == 200
+    assert entries(task) == [EntryKind.RELEASE, EntryKind.RESERVE]
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.reserved) == (5, 0)
+
+
+def test_a_duplicate_success_webhook_charges_once(client, fal_key):
+    user = make_user()
+    fund(user, 5)
+    task = queued_task(user)
+    deliver_webhook(client, task, fal_key)
+    deliver_webhook(client, task, fal_key)
+    assert len(queued_tasks("download_result")) == 1
+    transition_task(task.pk, TaskStatus.COMPLETED)  # as the download step does
+    deliver_webhook(client, task, fal_key)  # late
+    deliver_webhook(client, task, fal_key, status="ERROR", error="out of order")  # and contradictory
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.COMPLETED
+    assert entries(task) == [EntryKind.CHARGE, EntryKind.RESERVE]
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.reserved) == (4, 0)
+    assert ledger_totals(wallet) == (4, 0)
+
+
+def test_a_job_made_through_the_sandbox_charges_each_video_it_delivers(sandbox):
+    user = make_user()
+    fund(user, 10)
+    job = start_generation(
+        user=user, model_key="kling-3-t2v", prompt="a paper boat", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9"]
+    )
+    tasks = list(job.tasks.order_by("variant_index"))
+    for task in tasks:
+        submit_task(task_id=task.pk)
+
+    def rendered():
+        for task in Task.objects.filter(job=job, status__in=[TaskStatus.QUEUED, TaskStatus.IN_PROGRESS]):
+            refresh_from_provider(task_id=task.pk)  # the webhook goes nowhere in unit tests: poll
+        return not Task.objects.filter(job=job).exclude(status=TaskStatus.DOWNLOADING).exists()
+
+    wait_for(rendered, "both videos to be rendered and on their way home", timeout=90, every=0.2)
+    run_queued_tasks()
+    assert set(Task.objects.filter(job=job).values_list("status", flat=True)) == {TaskStatus.COMPLETED}
+    assert [task.arguments["prompt"].split(",")[1].strip() for task in tasks] == ["anime style", "black and white film noir"]
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.reserved) == (8, 0)
+    assert LedgerEntry.objects.filter(kind=EntryKind.CHARGE, task__job=job).count() == 2
+
+
+# Races, in real concurrent transactions (threads, each with its own database
+# connection). SQLite serialises every writer, so there is no race to lose there.
+needs_postgres = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="needs PostgreSQL: SQLite serialises every writer, so there is no race to lose",
+)
+
+
+def race(action, times: int) -> list:
+    """Run `action` in `times` threads released at the same moment; their outcomes."""
+    barrier = threading.Barrier(times)
+    outcomes = []
+
+    def run():
+        try:
+            barrier.wait()
+            outcomes.append(action())
+        except Exception as error:  # noqa: BLE001 - the outcome under test
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == times, "a thread hung"
+    return outcomes
+
+
+def two_videos(user):
+    return start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+
+
+@pytest.mark.django_db(transaction=True)
+@needs_postgres
+def test_concurrent_jobs_cannot_overspend_the_last_credits():
+    user = make_user()
+    fund(user, 5)
+    outcomes = race(lambda: two_videos(user), times=6)
+    made = [o for o in outcomes if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, InsufficientCredits)]
+    assert (len(made), len(refused)) == (2, 4), outcomes
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.reserved) == (1, 4)
+    assert ledger_totals(wallet) == (1, 4)
+    assert Task.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+@needs_postgres
+def test_concurrent_jobs_cannot_pass_the_daily_limit(settings):
+    settings.DAILY_VIDEO_LIMITS = {"free": 5, "pro": 5}
+    user = make_user()
+    fund(user, 100)
+    outcomes = race(lambda: two_videos(user), times=5)
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 2
+    assert all(isinstance(o, DailyLimitReached) for o in outcomes if isinstance(o, CreditRefused))
+    assert Task.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+@needs_postgres
+def test_a_new_user_racing_for_a_wallet_gets_one_welcome_grant(settings):
+    settings.CREDITS_WELCOME_GRANT = 10
+    user = make_user()
+    outcomes = race(lambda: ensure_wallet(user=user).pk, times=6)
+    assert len(set(outcomes)) == 1, outcomes
+    assert LedgerEntry.objects.filter(wallet__user=user, kind=EntryKind.GRANT).count() == 1
+    assert Wallet.objects.get(user=user).balance == 10
+
+
+@pytest.mark.django_db(transaction=True)
+@needs_postgres
+def test_a_task_failed_and_cancelled_at_once_is_released_once():
+    user = make_user()
+    fund(user, 5)
+    task = two_videos(user).tasks.first()
+    actions = [
+        lambda: fail_task(task_id=task.pk, kind=ErrorKind.PROVIDER, message="boom"),
+        lambda: cancel_task(task=task),
+    ] * 3
+    lock = threading.Lock()
+
+    def next_action():
+        with lock:
+            action = actions.pop()
+        return action()
+
+    race(next_action, times=6)
+    assert LedgerEntry.objects.filter(task=task, kind=EntryKind.RELEASE).count() == 1
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance, wallet.reserved) == (4, 1)
+    assert ledger_totals(wallet) == (4, 1)

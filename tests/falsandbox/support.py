@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fal_client import SyncClient
 from fal_client.client import Completed
 
+from tests.support import wait_for
+
 FAL_QUEUE_HOSTS = ("queue.fal.run", "queue.falrun.com")
 TEXT_TO_VIDEO = "fal-ai/kling-video/v3/turbo/standard/text-to-video"
 IMAGE_TO_VIDEO = "fal-ai/kling-video/v3/turbo/standard/image-to-video"
@@ -56,23 +58,15 @@ class SandboxFalClient(SyncClient):
 
 
 def wait_completed(client: SyncClient, request_id: str, app: str = TEXT_TO_VIDEO, timeout: float = 20) -> Completed:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def completed():
         status = client.status(app, request_id, with_logs=True)
-        if isinstance(status, Completed):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"request {request_id} did not complete in {timeout}s")
+        return status if isinstance(status, Completed) else None
+
+    return wait_for(completed, f"request {request_id} to complete", timeout=timeout, every=0.05)
 
 
 def wait_until(predicate: Any, timeout: float = 15, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    return wait_for(predicate, "the sandbox", timeout=timeout, every=interval)
 
 
 # --- webhook receiver --------------------------------------------------------

@@ -11,34 +11,11 @@ from django.core.files.storage import default_storage
 
 from generation.downloads import DownloadError, check_source_url, download_result
 from generation.models import ErrorKind, Task, TaskStatus
-from generation.reconcile import refresh_from_provider
-from generation.submission import submit_task
 from history.models import HistoryItem
 from tests.factories import make_task
-from tests.support import queued_tasks
+from tests.support import finished_at_sandbox, queued_tasks
 
 pytestmark = pytest.mark.django_db
-
-
-def wait_until_done(sandbox, request_id, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sandbox.request(request_id)["status"] in ("COMPLETED", "ERROR", "completed", "failed"):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"sandbox request {request_id} did not finish")
-
-
-def finished_at_sandbox(sandbox, prompt="a paper boat on a river") -> Task:
-    """A task whose video the sandbox has rendered, moved to DOWNLOADING by a status
-    poll (the webhook goes nowhere in unit tests)."""
-    task = make_task(prompt=prompt)
-    submit_task(task_id=task.pk)
-    task.refresh_from_db()
-    wait_until_done(sandbox, task.request_id)
-    refresh_from_provider(task_id=task.pk)
-    task.refresh_from_db()
-    return task
 
 
 def media_files(settings) -> list[Path]:
@@ -76,8 +53,9 @@ def test_running_the_download_twice_keeps_one_file(sandbox, settings):
 
 
 def test_a_download_that_another_worker_holds_is_left_alone(sandbox, settings):
-    from django.utils import timezone
     from datetime import timedelta
+
+    from django.utils import timezone
 
     task = finished_at_sandbox(sandbox)
     Task.objects.filter(pk=task.pk).update(lease_until=timezone.now() + timedelta(minutes=5))

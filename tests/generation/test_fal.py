@@ -11,12 +11,12 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from generation import fal
-from generation.fal import ProviderError
 from generation.catalog import MODELS
+from generation.fal import ProviderError
 from generation.models import ErrorKind, Task
 from generation.submission import submit_task
 from tests.factories import make_task
-from tests.generation.test_downloads import wait_until_done
+from tests.support import wait_until_rendered
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,7 @@ def test_fetching_a_result_makes_no_status_call(sandbox):
     task = make_task(prompt="one request for the result")
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    wait_until_done(sandbox, task.request_id)
+    wait_until_rendered(sandbox, task.request_id)
     before = sandbox.request(task.request_id)["status_polls"]
     report = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id)
     assert report.failure is None and report.output["video"]["url"].endswith(".mp4")
@@ -135,7 +135,7 @@ def test_an_input_image_is_sent_by_url_uploaded_once_per_job(sandbox):
     assert sent[0] == sent[1] and sent[0].startswith(f"{sandbox.url}/files/")  # a URL, not a data: URI
     assert sandbox.stats()["uploads"] == before + 1
     # The sandbox animates that very image.
-    wait_until_done(sandbox, first.request_id)
+    wait_until_rendered(sandbox, first.request_id)
     logs = [entry["message"] for entry in httpx.get(
         f"{sandbox.url}/{'/'.join(first.endpoint.split('/')[:2])}/requests/{first.request_id}/status?logs=1",
         headers={"Authorization": "Key test"},

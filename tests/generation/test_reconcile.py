@@ -1,6 +1,5 @@
 """The periodic repair pass: lost webhooks, crashed workers, expired tasks."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -10,8 +9,7 @@ from generation.models import ErrorKind, Task, TaskStatus
 from generation.reconcile import reconcile_overdue_tasks, refresh_from_provider
 from generation.submission import submit_task
 from tests.factories import make_task
-from tests.generation.test_downloads import wait_until_done
-from tests.support import queued_tasks, run_queued_tasks
+from tests.support import queued_tasks, run_queued_tasks, wait_for, wait_until_rendered
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +24,7 @@ def test_a_lost_webhook_is_recovered_by_polling_and_the_video_completes(sandbox)
     task = make_task(prompt="a kite over the dunes #fault:no_webhook")
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    wait_until_done(sandbox, task.request_id)
+    wait_until_rendered(sandbox, task.request_id)
     age(task, minutes=1)
     report = reconcile_overdue_tasks()
     assert report.polled == [str(task.pk)]
@@ -40,14 +38,13 @@ def test_polling_a_running_task_records_its_progress(sandbox, settings):
     task = make_task(prompt="slow clouds")
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    seen = set()
-    for _ in range(40):
+
+    def polled_in_progress():
         refresh_from_provider(task_id=task.pk)
         task.refresh_from_db()
-        seen.add(task.status)
-        if task.status == TaskStatus.IN_PROGRESS and task.progress is not None:
-            break
-        time.sleep(0.05)
+        return task.status == TaskStatus.IN_PROGRESS and task.progress is not None
+
+    wait_for(polled_in_progress, "a poll to find the task rendering, with its progress", timeout=20, every=0.05)
     assert task.status == TaskStatus.IN_PROGRESS
     assert 0 <= task.progress <= 99 and "%" in task.last_log
 
@@ -69,7 +66,7 @@ def test_a_provider_error_found_by_polling_fails_the_task(sandbox):
     task = make_task(prompt="doomed #fault:error #fault:no_webhook")
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    wait_until_done(sandbox, task.request_id)
+    wait_until_rendered(sandbox, task.request_id)
     refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.PROVIDER)

@@ -2,8 +2,17 @@ import itertools
 
 import pytest
 
-from generation.models import ALLOWED_TRANSITIONS, FINISHED, Task, TaskStatus
-from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task, update_progress
+from generation.models import Task
+from generation.transitions import (
+    ALLOWED_TRANSITIONS,
+    FINISHED,
+    TaskStatus,
+    TransitionRefused,
+    new_attempt,
+    transition_task,
+    try_transition_task,
+    update_progress,
+)
 from tests.factories import make_task
 
 pytestmark = pytest.mark.django_db

@@ -1,25 +1,27 @@
-"""The Generate page: validation against the chosen model, and what a valid press makes."""
+"""The Generate page: validation against the chosen model, what a valid press makes
+(a job of one or many videos), the count-and-cost line (also in a real browser),
+regenerate links, and cancelling a job."""
 
 import io
+import re
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from credits.models import Wallet
 from generation.models import Job, Task, TaskStatus
+from generation.services import start_generation
 from history.models import HistoryItem
 from tests.factories import fund, make_user
 from tests.support import queued_tasks
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def user_client(client):
-    client.force_login(make_user())
-    return client
 
 
 def png(width=512, height=512, fmt="PNG") -> SimpleUploadedFile:
@@ -39,14 +41,14 @@ def test_the_page_needs_a_login(client):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_the_form_renders_with_defaults(user_client):
-    response = user_client.get(reverse("generation:generate"))
+def test_the_form_renders_with_defaults(signed_in):
+    response = signed_in.get(reverse("generation:generate"))
     assert response.status_code == 200
     assert b'name="prompt"' in response.content and b"Generate" in response.content
 
 
-def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_client):
-    response = post(user_client, negative_prompt="blur", audio="off")
+def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(signed_in):
+    response = post(signed_in, negative_prompt="blur", audio="off")
     assert response.status_code == 302 and response["Location"] == reverse("history:gallery")
     job = Job.objects.get()
     task = Task.objects.get()
@@ -62,8 +64,8 @@ def test_a_valid_request_makes_a_job_a_task_a_card_and_queues_the_submit(user_cl
     assert len(queued_tasks("submit_task")) == 1
 
 
-def test_models_spell_their_arguments_their_own_way(user_client):
-    post(user_client, model="luma-ray-2", duration="9", aspect_ratios="9:16")
+def test_models_spell_their_arguments_their_own_way(signed_in):
+    post(signed_in, model="luma-ray-2", duration="9", aspect_ratios="9:16")
     assert Task.objects.get().arguments == {
         "prompt": "a red fox running through snow", "duration": "9s", "aspect_ratio": "9:16", "resolution": "540p",
     }
@@ -88,16 +90,16 @@ def test_models_spell_their_arguments_their_own_way(user_client):
         ({"model": "kling-2.1-i2v", "aspect_ratios": "16:9"}, "aspect_ratios", "keeps the shape of your image"),
     ],
 )
-def test_invalid_requests_show_clear_errors_and_create_nothing(user_client, fields, field, message):
-    response = post(user_client, **fields)
+def test_invalid_requests_show_clear_errors_and_create_nothing(signed_in, fields, field, message):
+    response = post(signed_in, **fields)
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert message in " ".join(errors[field])
     assert Job.objects.count() == 0 and queued_tasks() == []
 
 
-def test_an_image_to_video_request_keeps_the_image(user_client):
-    response = post(user_client, model="kling-2.1-i2v", aspect_ratios=None, image=png())
+def test_an_image_to_video_request_keeps_the_image(signed_in):
+    response = post(signed_in, model="kling-2.1-i2v", aspect_ratios=None, image=png())
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.input_image.name.startswith("inputs/") and job.input_image.size > 0
@@ -122,18 +124,249 @@ def test_a_refused_image_to_video_job_leaves_no_stored_image(client, settings):
         (png(100, 100), "at least 256 px"),
     ],
 )
-def test_bad_images_are_refused(user_client, upload, message):
-    response = post(user_client, model="kling-2.1-i2v", aspect_ratios=None, image=upload)
+def test_bad_images_are_refused(signed_in, upload, message):
+    response = post(signed_in, model="kling-2.1-i2v", aspect_ratios=None, image=upload)
     assert message in " ".join(response.context["form"].errors["image"])
     assert Job.objects.count() == 0
 
 
-def test_an_image_for_a_text_model_is_refused(user_client):
-    response = post(user_client, image=png())
+def test_an_image_for_a_text_model_is_refused(signed_in):
+    response = post(signed_in, image=png())
     assert "text only" in " ".join(response.context["form"].errors["image"])
 
 
-def test_regenerate_links_prefill_the_form(user_client):
-    response = user_client.get(reverse("generation:generate") + "?model=veo-3.1&prompt=a+calm+sea&duration=6")
+def test_regenerate_links_prefill_the_form(signed_in):
+    response = signed_in.get(reverse("generation:generate") + "?model=veo-3.1&prompt=a+calm+sea&duration=6")
     form = response.context["form"]
     assert (form.initial["model"], form.initial["prompt"], form.initial["duration"]) == ("veo-3.1", "a calm sea", "6")
+
+
+def post_job(client, **fields):
+    data = {"prompt": "a red fox", "model": "kling-3-t2v", "duration": "5"}
+    data.update(fields)
+    return client.post(reverse("generation:generate"), data)
+
+
+def test_single_mode_makes_every_combination(signed_in):
+    response = post_job(signed_in, styles=["anime", "noir", "cinematic"], aspect_ratios=["16:9", "9:16"])
+    assert response.status_code == 302
+    job = Job.objects.get()
+    tasks = list(job.tasks.order_by("variant_index"))
+    assert [(t.style, t.aspect_ratio) for t in tasks] == [
+        ("anime", "16:9"), ("anime", "9:16"), ("noir", "16:9"), ("noir", "9:16"), ("cinematic", "16:9"), ("cinematic", "9:16"),
+    ]
+    assert tasks[0].arguments["prompt"] == "a red fox, anime style, cel shading, vibrant colours"
+    assert tasks[1].arguments["aspect_ratio"] == "9:16"
+    assert HistoryItem.objects.count() == 6 and len(queued_tasks("submit_task")) == 6
+    assert (job.params["count"], job.params["mode"], job.params["styles"]) == (6, "single", ["anime", "noir", "cinematic"])
+    assert Wallet.objects.get(user=job.user).balance == 44
+
+
+def test_batch_mode_makes_exactly_the_number_asked(signed_in):
+    post_job(signed_in, styles=["anime", "noir", "cinematic"], aspect_ratios=["16:9", "9:16"], mode="batch", count="5")
+    tasks = Task.objects.order_by("variant_index")
+    assert [(t.style, t.aspect_ratio) for t in tasks] == [
+        ("anime", "16:9"), ("anime", "9:16"), ("noir", "16:9"), ("noir", "9:16"), ("cinematic", "16:9"),
+    ]
+
+
+def test_a_wrapping_batch_on_a_seeded_model_gives_each_round_its_own_seed(signed_in):
+    post_job(signed_in, model="veo-3.1", duration="4", styles=["anime"], aspect_ratios=["16:9"], mode="batch", count="3")
+    seeds = [t.seed for t in Task.objects.order_by("variant_index")]
+    assert len(set(seeds)) == 3 and seeds[1] == (seeds[0] + 1) % 2**31
+    assert [t.arguments["seed"] for t in Task.objects.order_by("variant_index")] == seeds
+    assert Job.objects.get().params["seed"] is None  # what the user gave
+
+
+def test_one_video_by_default(signed_in):
+    post_job(signed_in)
+    task = Task.objects.get()
+    assert (task.style, task.aspect_ratio, task.arguments["prompt"]) == ("none", "16:9", "a red fox")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"styles": ["no-such-style"]}, "styles", "Select a valid choice"),
+        ({"model": "veo-3.1", "duration": "4", "aspect_ratios": ["16:9", "1:1"]}, "aspect_ratios", "supports 16:9, 9:16"),
+        ({"mode": "everything"}, "mode", "Select a valid choice"),
+        ({"mode": "batch", "count": "21"}, "count", "Select a valid choice"),
+        ({"mode": "batch", "count": ""}, "count", "Choose how many videos"),
+        (
+            {"styles": ["none", "anime", "noir", "cinematic", "watercolour", "claymation", "documentary", "retro-neon"],
+             "aspect_ratios": ["16:9", "9:16", "1:1"]},
+            "__all__",
+            "a job makes at most 20 videos",
+        ),
+        ({"prompt": "x" * 990, "styles": ["anime"]}, "prompt", "shorten it by"),
+    ],
+)
+def test_invalid_plans_are_refused_clearly(signed_in, fields, field, message):
+    response = post_job(signed_in, **fields)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Job.objects.exists()
+
+
+def test_not_enough_credits_is_said_on_the_form_and_nothing_is_made(signed_in, user):
+    fund(user, 2)
+    response = post_job(signed_in, styles=["anime", "noir", "cinematic"])
+    assert response.status_code == 200
+    assert "needs 3 credits and you have 2" in response.content.decode()
+    assert not Job.objects.exists() and queued_tasks() == []
+
+
+def test_the_daily_limit_is_said_on_the_form(signed_in, settings):
+    settings.DAILY_VIDEO_LIMITS = {"free": 2, "pro": 2}
+    response = post_job(signed_in, styles=["anime", "noir", "cinematic"])
+    assert "allows 2 videos a day" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def summary(client, query: str) -> str:
+    html = client.get(reverse("generation:plan") + "?" + query).content.decode()
+    return re.sub(r"\s+", " ", html)
+
+
+def test_the_count_and_cost_line_comes_from_the_planning_rules(signed_in):
+    html = summary(signed_in, "model=kling-3-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9&aspect_ratios=9:16")
+    assert "3 styles × 2 aspect ratios = 6 videos · 6 credits" in html and "You have 50 credits" in html
+    html = summary(signed_in, "model=veo-3.1&styles=anime&mode=batch&count=3")
+    assert "3 videos over 1 style × 1 aspect ratio (1 combination, 2 repeated with new seeds) · 6 credits" in html
+
+
+def test_the_line_names_what_is_wrong(signed_in):
+    assert "supports 16:9, 9:16" in summary(signed_in, "model=veo-3.1&aspect_ratios=1:1")
+    assert "at most 20 videos" in summary(signed_in, "model=kling-3-t2v&" + "&".join(
+        f"styles={s}" for s in ["none", "anime", "noir", "cinematic", "watercolour", "claymation", "documentary"]
+    ) + "&aspect_ratios=16:9&aspect_ratios=9:16&aspect_ratios=1:1")
+
+
+def test_changing_the_model_offers_its_own_ratios_and_refreshes_the_line(signed_in):
+    html = summary(signed_in, "part=ratios&model=veo-3.1&aspect_ratios=1:1&aspect_ratios=9:16")
+    assert 'value="16:9"' in html and 'value="1:1"' not in html
+    assert re.search(r'value="9:16"[^>]*checked', html)
+    assert 'id="plan-summary"' in html and 'hx-swap-oob="true"' in html
+    assert "1 style × 1 aspect ratio = 1 video · 2 credits" in html  # 1:1 dropped, Veo costs 2
+    assert "keeps the shape of your input image" in summary(signed_in, "part=ratios&model=kling-2.1-i2v")
+
+
+def test_the_form_shows_the_line_and_live_updates_on_first_render(signed_in):
+    html = re.sub(r"\s+", " ", signed_in.get(reverse("generation:generate")).content.decode())
+    assert "1 style × 1 aspect ratio = 1 video · 1 credit" in html
+    assert f'hx-get="{reverse("generation:plan")}"' in html
+    assert 'name="styles"' in html and 'name="aspect_ratios"' in html and 'name="mode"' in html
+
+
+def test_regenerate_prefills_every_setting_of_a_job(signed_in, user):
+    job = start_generation(
+        user=user, model_key="veo-3.1", prompt="a calm sea", duration=6, styles=["anime", "noir"],
+        aspect_ratios=["9:16"], mode="batch", count=3, negative_prompt="blur", seed=7,
+    )
+    response = signed_in.get(job.regenerate_url)
+    initial = response.context["form"].initial
+    assert initial["styles"] == ["anime", "noir"] and initial["aspect_ratios"] == ["9:16"]
+    assert (initial["model"], initial["prompt"], initial["duration"], initial["mode"], initial["count"]) == (
+        "veo-3.1", "a calm sea", "6", "batch", "3",
+    )
+    assert (initial["negative_prompt"], initial["seed"]) == ("blur", "7")
+    html = re.sub(r"\s+", " ", response.content.decode())
+    assert "3 videos over 2 styles × 1 aspect ratio" in html
+
+
+def test_regenerate_from_one_card_narrows_to_its_variant(signed_in, user):
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"], aspect_ratios=["16:9", "1:1"])
+    task = job.tasks.get(variant_index=3)
+    initial = signed_in.get(task.regenerate_url).context["form"].initial
+    assert (initial["styles"], initial["aspect_ratios"], initial["mode"]) == (["noir"], ["1:1"], "single")
+
+
+class TestCancelJob:
+    def make_job(self, user):
+        job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir", "cinematic", "claymation"])
+        tasks = list(job.tasks.order_by("variant_index"))
+        Task.objects.filter(pk=tasks[0].pk).update(status=TaskStatus.COMPLETED)
+        Task.objects.filter(pk=tasks[1].pk).update(status=TaskStatus.DOWNLOADING)
+        Task.objects.filter(pk=tasks[2].pk).update(status=TaskStatus.IN_PROGRESS, request_id="req-3")
+        return job, tasks
+
+    def test_cancel_stops_what_it_can_and_says_what_happened(self, signed_in, user):
+        job, tasks = self.make_job(user)
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
+        text = re.sub(r"\s+", " ", response.content.decode())
+        assert (
+            "Cancelled 2 videos and returned 2 credits; 1 had reached the provider, which was asked to stop; "
+            "1 was already finished; 1 is being saved and will complete." in text
+        )
+        statuses = [Task.objects.get(pk=t.pk).status for t in tasks]
+        assert statuses == [TaskStatus.COMPLETED, TaskStatus.DOWNLOADING, TaskStatus.CANCELLED, TaskStatus.CANCELLED]
+        assert len(queued_tasks("cancel_at_provider")) == 1
+        assert Wallet.objects.get(user=user).reserved == 2  # the finished and the saving one
+
+    def test_cancelling_a_finished_job_says_so(self, signed_in, user):
+        job, _ = self.make_job(user)
+        signed_in.post(reverse("generation:cancel-job", args=[job.pk]))
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
+        assert "1 is being saved and will complete" in response.content.decode()
+        job.tasks.filter(status=TaskStatus.DOWNLOADING).update(status=TaskStatus.COMPLETED)
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), follow=True)
+        assert "Nothing to cancel" in response.content.decode()
+
+    def test_another_users_job_is_404_and_untouched(self, signed_in):
+        bob = make_user("bob")
+        fund(bob, 10)
+        job, _ = self.make_job(bob)
+        assert signed_in.post(reverse("generation:cancel-job", args=[job.pk])).status_code == 404
+        assert not job.tasks.filter(status=TaskStatus.CANCELLED).exists()
+
+    def test_only_post_and_no_redirect_elsewhere(self, signed_in, user):
+        job, _ = self.make_job(user)
+        assert signed_in.get(reverse("generation:cancel-job", args=[job.pk])).status_code == 405
+        response = signed_in.post(reverse("generation:cancel-job", args=[job.pk]), {"next": "https://evil.example/"})
+        assert response["Location"].startswith(reverse("history:gallery"))
+
+
+def wait(browser, condition):
+    """Wait for `condition`; an element swapped out while it was read is read again."""
+    return WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(condition)
+
+
+def summary_becomes(browser, text: str) -> str:
+    def shown(b):
+        line = b.find_element(By.ID, "plan-summary").text
+        return line if text in line else None
+
+    return wait(browser, shown)
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_line_and_the_ratios_follow_the_choices(browser, live_server):
+    user = make_user("gina")
+    fund(user, 30)
+    browser.get(f"{live_server.url}/accounts/login/")
+    browser.find_element(By.NAME, "username").send_keys("gina")
+    browser.find_element(By.NAME, "password").send_keys("pw")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: "/history/" in b.current_url)
+    browser.get(f"{live_server.url}/generate/")
+    browser.execute_script("window.stillTheSamePage = true")
+    summary_becomes(browser, "1 style × 1 aspect ratio = 1 video · 1 credit")
+
+    for style in ("anime", "noir", "cinematic"):
+        browser.find_element(By.CSS_SELECTOR, f"input[name=styles][value={style}]").click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=aspect_ratios][value='16:9']").click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=aspect_ratios][value='1:1']").click()
+    assert "You have 30 credits" in summary_becomes(browser, "3 styles × 2 aspect ratios = 6 videos · 6 credits")
+
+    assert not browser.find_element(By.ID, "id_count").is_displayed()  # only for batch
+    browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=batch]").click()
+    assert browser.find_element(By.ID, "id_count").is_displayed()
+    Select(browser.find_element(By.ID, "id_count")).select_by_value("8")
+    summary_becomes(browser, "8 videos over 3 styles × 2 aspect ratios (6 combinations, 2 repeated with new seeds) · 8 credits")
+
+    Select(browser.find_element(By.NAME, "model")).select_by_value("veo-3.1")  # 16:9 and 9:16 only, 2 credits
+    wait(browser, lambda b: [e.get_attribute("value") for e in b.find_elements(By.CSS_SELECTOR, "input[name=aspect_ratios]")] == ["16:9", "9:16"])
+    summary_becomes(browser, "8 videos over 3 styles × 1 aspect ratio (3 combinations, 5 repeated with new seeds) · 16 credits")
+    assert wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "input[name=aspect_ratios][value='16:9']").is_selected())
+    assert browser.execute_script("return window.stillTheSamePage") is True

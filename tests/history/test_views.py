@@ -16,17 +16,6 @@ from tests.support import queued_tasks
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def user():
-    return make_user("alice")
-
-
-@pytest.fixture
-def alice(client, user):
-    client.force_login(user)
-    return client
-
-
 def card(html: str, item: HistoryItem) -> str:
     match = re.search(rf'<article class="card[^"]*" id="card-{item.pk}".*?</article>', html, re.S)
     assert match, f"no card for {item.pk}"
@@ -47,18 +36,18 @@ def test_the_gallery_needs_a_login(client):
     assert client.get(reverse("history:gallery")).status_code == 302
 
 
-def test_an_empty_gallery_invites_a_first_video(alice):
-    response = alice.get(reverse("history:gallery"))
+def test_an_empty_gallery_invites_a_first_video(signed_in):
+    response = signed_in.get(reverse("history:gallery"))
     assert b"Make your first video" in response.content
     assert b"hx-get" not in response.content  # nothing to watch
 
 
-def test_each_status_has_its_overlay(alice, user):
+def test_each_status_has_its_overlay(signed_in, user):
     queued = make_task(user=user, status=TaskStatus.QUEUED, queue_position=2).history_item
     running = make_task(user=user, status=TaskStatus.IN_PROGRESS, progress=40, last_log="Rendering frame 48/120 (40%)").history_item
     failed = make_task(user=user, status=TaskStatus.FAILED, error_message="The model could not make this video: boom").history_item
     done = completed_item(user)
-    html = alice.get(reverse("history:gallery")).content.decode()
+    html = signed_in.get(reverse("history:gallery")).content.decode()
 
     assert "Position 3 in the queue" in card(html, queued)
     assert "Processing · 40%" in card(html, running) and 'value="40"' in card(html, running)
@@ -66,15 +55,15 @@ def test_each_status_has_its_overlay(alice, user):
     failed_card = card(html, failed)
     assert "The model could not make this video: boom" in failed_card and ">Retry<" in failed_card
     done_card = card(html, done)
-    assert f'src="/media/{done.video.name}"' in done_card and "<video" in done_card and "download" in done_card
+    assert f'src="/history/{done.pk}/video/"' in done_card and "<video" in done_card and "download" in done_card
     assert "Retry" not in done_card
 
 
-def test_newest_first_and_paginated(alice, user, settings):
+def test_newest_first_and_paginated(signed_in, user, settings):
     settings.GALLERY_PAGE_SIZE = 2
     items = [make_task(user=user, status=TaskStatus.FAILED, prompt=f"video {n}").history_item for n in range(3)]
-    first = alice.get(reverse("history:gallery")).content.decode()
-    second = alice.get(reverse("history:gallery") + "?page=2").content.decode()
+    first = signed_in.get(reverse("history:gallery")).content.decode()
+    second = signed_in.get(reverse("history:gallery") + "?page=2").content.decode()
     assert first.index("video 2") < first.index("video 1") and "video 0" not in first
     assert "video 0" in second and "Page 2" in second and "Older" not in second
     # Each card on exactly one page: the two newest first, the oldest on the second.
@@ -82,62 +71,62 @@ def test_newest_first_and_paginated(alice, user, settings):
     assert on_page == [[False, True], [True, False], [True, False]]
 
 
-def test_filters_by_status_and_model(alice, user):
+def test_filters_by_status_and_model(signed_in, user):
     make_task(user=user, status=TaskStatus.FAILED, prompt="a failed one")
     make_task(user=user, status=TaskStatus.QUEUED, prompt="a queued veo", model_key="veo-3.1")
-    html = alice.get(reverse("history:gallery") + "?status=failed").content.decode()
+    html = signed_in.get(reverse("history:gallery") + "?status=failed").content.decode()
     assert "a failed one" in html and "a queued veo" not in html
-    html = alice.get(reverse("history:gallery") + "?model=veo-3.1").content.decode()
+    html = signed_in.get(reverse("history:gallery") + "?model=veo-3.1").content.decode()
     assert "a queued veo" in html and "a failed one" not in html
 
 
-def test_only_unfinished_cards_are_watched(alice, user):
+def test_only_unfinished_cards_are_watched(signed_in, user):
     running = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
     completed_item(user)
-    html = alice.get(reverse("history:gallery")).content.decode()
+    html = signed_in.get(reverse("history:gallery")).content.decode()
     poller = re.search(r'<div id="poller"[^>]*>', html).group(0)
     assert f"ids={running.pk}" in poller and 'hx-trigger="every' in poller
 
 
-def test_updates_swap_cards_in_place_and_stop_when_all_are_finished(alice, user):
+def test_updates_swap_cards_in_place_and_stop_when_all_are_finished(signed_in, user):
     running = make_task(user=user, status=TaskStatus.IN_PROGRESS, progress=10).history_item
     url = reverse("history:updates") + f"?ids={running.pk}"
-    html = alice.get(url).content.decode()
+    html = signed_in.get(url).content.decode()
     assert 'hx-swap-oob="true"' in card(html, running) and "hx-trigger" in html
 
     Task.objects.filter(pk=running.task_id).update(status=TaskStatus.FAILED, error_message="gave up")
-    html = alice.get(url).content.decode()
+    html = signed_in.get(url).content.decode()
     assert "gave up" in card(html, running)
     assert "hx-trigger" not in html  # the poller is replaced by an idle one
 
 
-def test_another_users_items_are_invisible(alice):
+def test_another_users_items_are_invisible(signed_in):
     bob_item = completed_item(make_user("bob"), prompt="bob's secret video")
-    assert "bob's secret video" not in alice.get(reverse("history:gallery")).content.decode()
-    assert alice.get(reverse("history:detail", args=[bob_item.pk])).status_code == 404
+    assert "bob's secret video" not in signed_in.get(reverse("history:gallery")).content.decode()
+    assert signed_in.get(reverse("history:detail", args=[bob_item.pk])).status_code == 404
     for action in ("retry", "cancel", "delete"):
-        assert alice.post(reverse(f"history:{action}", args=[bob_item.pk])).status_code == 404
-    assert "bob's secret" not in alice.get(reverse("history:updates") + f"?ids={bob_item.pk}").content.decode()
+        assert signed_in.post(reverse(f"history:{action}", args=[bob_item.pk])).status_code == 404
+    assert "bob's secret" not in signed_in.get(reverse("history:updates") + f"?ids={bob_item.pk}").content.decode()
     assert HistoryItem.objects.filter(pk=bob_item.pk).exists()
 
 
-def test_updates_skip_malformed_ids_and_still_refresh_the_valid_ones(alice, user):
+def test_updates_skip_malformed_ids_and_still_refresh_the_valid_ones(signed_in, user):
     running = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
-    response = alice.get(reverse("history:updates") + f"?ids=zzz,../etc,{running.pk},")
+    response = signed_in.get(reverse("history:updates") + f"?ids=zzz,../etc,{running.pk},")
     assert response.status_code == 200
     assert f'id="card-{running.pk}"' in response.content.decode()
 
 
-def test_detail_shows_the_player_and_settings(alice, user):
+def test_detail_shows_the_player_and_settings(signed_in, user):
     item = completed_item(user, prompt="a heron at dusk")
-    html = alice.get(reverse("history:detail", args=[item.pk])).content.decode()
+    html = signed_in.get(reverse("history:detail", args=[item.pk])).content.decode()
     assert "<video" in html and "a heron at dusk" in html and "Regenerate" in html
 
 
-def test_retry_makes_a_new_attempt_and_keeps_the_old_one(alice, user):
+def test_retry_makes_a_new_attempt_and_keeps_the_old_one(signed_in, user):
     item = make_task(user=user, status=TaskStatus.FAILED, error_message="boom").history_item
     old_task = item.task
-    response = alice.post(reverse("history:retry", args=[item.pk]))
+    response = signed_in.post(reverse("history:retry", args=[item.pk]))
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.task != old_task and item.task.retried_from == old_task
@@ -145,40 +134,40 @@ def test_retry_makes_a_new_attempt_and_keeps_the_old_one(alice, user):
     assert Task.objects.get(pk=old_task.pk).status == TaskStatus.FAILED
     assert len(queued_tasks("submit_task")) == 1
     # Pressing Retry again on the same (old) attempt does nothing more.
-    alice.post(reverse("history:retry", args=[item.pk]))
+    signed_in.post(reverse("history:retry", args=[item.pk]))
     assert Task.objects.count() == 2
 
 
-def test_a_running_task_cannot_be_retried(alice, user):
+def test_a_running_task_cannot_be_retried(signed_in, user):
     item = make_task(user=user, status=TaskStatus.QUEUED).history_item
-    alice.post(reverse("history:retry", args=[item.pk]))
+    signed_in.post(reverse("history:retry", args=[item.pk]))
     assert Task.objects.count() == 1
 
 
-def test_cancel_stops_an_unfinished_task(alice, user):
+def test_cancel_stops_an_unfinished_task(signed_in, user):
     item = make_task(user=user, status=TaskStatus.QUEUED, request_id="r-1").history_item
-    alice.post(reverse("history:cancel", args=[item.pk]))
+    signed_in.post(reverse("history:cancel", args=[item.pk]))
     item.task.refresh_from_db()
     assert item.task.status == TaskStatus.CANCELLED
     assert len(queued_tasks("cancel_at_provider")) == 1
 
 
-def test_delete_removes_the_card_and_its_files(alice, user, django_capture_on_commit_callbacks):
+def test_delete_removes_the_card_and_its_files(signed_in, user, django_capture_on_commit_callbacks):
     item = completed_item(user)
     names = [item.video.name, item.poster.name]
     with django_capture_on_commit_callbacks(execute=True):
-        alice.post(reverse("history:delete", args=[item.pk]))
+        signed_in.post(reverse("history:delete", args=[item.pk]))
     assert not HistoryItem.objects.filter(pk=item.pk).exists()
     assert not any(default_storage.exists(name) for name in names)
 
 
-def test_an_unfinished_card_cannot_be_deleted(alice, user):
+def test_an_unfinished_card_cannot_be_deleted(signed_in, user):
     item = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
-    alice.post(reverse("history:delete", args=[item.pk]))
+    signed_in.post(reverse("history:delete", args=[item.pk]))
     assert HistoryItem.objects.filter(pk=item.pk).exists()
 
 
-def test_the_gallery_costs_the_same_queries_for_few_or_many_cards(alice, user, settings):
+def test_the_gallery_costs_the_same_queries_for_few_or_many_cards(signed_in, user, settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -186,7 +175,7 @@ def test_the_gallery_costs_the_same_queries_for_few_or_many_cards(alice, user, s
 
     def queries_for_gallery() -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert alice.get(reverse("history:gallery")).status_code == 200
+            assert signed_in.get(reverse("history:gallery")).status_code == 200
         return len(captured)
 
     for status in (TaskStatus.FAILED, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS):

@@ -2,8 +2,7 @@ import pytest
 
 from history.models import HistoryItem
 from tests.factories import make_user
-from tests.generation.test_downloads import finished_at_sandbox
-from tests.support import run_queued_tasks
+from tests.support import finished_at_sandbox, run_queued_tasks
 
 
 def completed_video(sandbox, *, user=None, prompt: str = "a pixel knight crosses a bridge") -> HistoryItem:

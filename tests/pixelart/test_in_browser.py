@@ -7,6 +7,7 @@ import time
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox import run_sandbox
@@ -40,6 +41,11 @@ def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, qui
         browser.get(f"{stack.url}/generate/")
         browser.find_element(By.NAME, "prompt").send_keys("A robot waves from a rooftop")
         Select(browser.find_element(By.NAME, "model")).select_by_value("kling-2.1-t2v")
+        # The page swaps in the model's own fields (htmx); a person presses Generate after that.
+        WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda b: "Kling 2.1 Master" in b.find_element(By.ID, "model-fields").text
+            and not b.find_elements(By.CSS_SELECTOR, ".htmx-request")
+        )
         browser.find_element(By.CSS_SELECTOR, "form.generate button[type=submit]").click()
         WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/history/"))
         wait_for(

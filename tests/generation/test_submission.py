@@ -1,15 +1,16 @@
-"""The submit step, through fal-client's real SyncClient over HTTP to the sandbox."""
+"""The submit step, and asking the provider to stop a request, through fal-client's
+real SyncClient over HTTP to the sandbox."""
 
 import pytest
 
 from generation import fal
-from generation.models import ErrorKind, Task, TaskStatus
-from generation.submission import submit_task, webhook_url_for
 from generation.catalog import MODELS
+from generation.models import ErrorKind, Task, TaskStatus
 from generation.reconcile import refresh_from_provider
+from generation.services import cancel_task
+from generation.submission import submit_task, webhook_url_for
 from tests.factories import make_task
-from tests.generation.test_downloads import wait_until_done
-from tests.support import queued_tasks
+from tests.support import queued_tasks, run_queued_tasks, wait_until_rendered
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def test_a_request_the_model_refuses_is_accepted_then_fails_with_the_models_reas
     submit_task(task_id=task.pk)
     task.refresh_from_db()
     assert task.status == TaskStatus.QUEUED
-    wait_until_done(sandbox, task.request_id)
+    wait_until_rendered(sandbox, task.request_id)
     refresh_from_provider(task_id=task.pk)
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.VALIDATION)
@@ -102,6 +103,24 @@ def test_an_unreachable_provider_is_a_retryable_network_error(settings):
     task.refresh_from_db()
     # A refused connection never reached the provider: safe to submit again.
     assert (task.status, task.error_kind) == (TaskStatus.PENDING, ErrorKind.NETWORK)
+
+
+def test_a_submit_that_was_already_queued_finds_the_task_cancelled(sandbox):
+    task = make_task(prompt="changed my mind")
+    cancel_task(task=task)
+    submit_task(task_id=task.pk)  # the queued step runs after the cancel: it must not submit
+    assert Task.objects.get(pk=task.pk).request_id == ""
+    assert not [r for r in sandbox.requests() if str(task.pk) in (r.get("webhook_url") or "")]
+
+def test_a_failing_provider_cancel_is_retried_then_given_up(sandbox, settings, caplog):
+    settings.CANCEL_MAX_ATTEMPTS = 3
+    task = make_task(prompt="stubborn #fault:cancel_fail #fault:no_webhook")
+    submit_task(task_id=task.pk)
+    cancel_task(task=Task.objects.get(pk=task.pk))
+    ran = run_queued_tasks(include_delayed=True)
+    assert ran == 3
+    assert "failed for good" in caplog.text
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.CANCELLED
 
 
 def test_the_sandbox_client_runs_fal_clients_own_queue_calls(sandbox):
