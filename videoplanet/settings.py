@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "api",
-    "accounts",
     "axes",
 ]
 
