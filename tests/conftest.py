@@ -48,9 +48,15 @@ def signed_in(client, user):
 
 
 @pytest.fixture
-def staff(client):
-    """Django's test client, signed in as a superuser (the admin)."""
-    client.force_login(make_user("boss", is_staff=True, is_superuser=True))
+def boss():
+    """A superuser: the member of staff the admin tests act as."""
+    return make_user("boss", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff(client, boss):
+    """Django's test client, signed in as `boss` (the admin)."""
+    client.force_login(boss)
     return client
 
 

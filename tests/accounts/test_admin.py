@@ -18,17 +18,6 @@ USERS = "admin:auth_user_changelist"
 
 
 @pytest.fixture
-def boss():
-    return make_user("boss", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff(client, boss):
-    client.force_login(boss)
-    return client
-
-
-@pytest.fixture
 def ann():
     user = make_user("ann")
     fund(user, 12, tier=Tier.FREE)

@@ -5,14 +5,8 @@ from django.urls import reverse
 
 from audit.models import Action, AuditEntry, Result
 from audit.services import Outcome, ReasonRequired, finish_staff_action, perform_staff_action
-from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def boss():
-    return make_user("boss", is_staff=True, is_superuser=True)
 
 
 def test_an_action_needs_a_reason_and_runs_nothing_without_one(boss):

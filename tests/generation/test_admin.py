@@ -14,17 +14,6 @@ pytestmark = pytest.mark.django_db
 TASKS = "admin:generation_task_changelist"
 
 
-@pytest.fixture
-def boss():
-    return make_user("boss", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff(client, boss):
-    client.force_login(boss)
-    return client
-
-
 def test_retry_makes_a_new_attempt_and_records_it(staff, boss):
     ann = make_user("ann")
     fund(ann, 5)
