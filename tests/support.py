@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from devtools.signing import sign
 from generation.models import Task
@@ -153,6 +155,17 @@ def login(stack) -> requests.Session:
     )
     assert answer.url.endswith("/history/"), "demo login failed"
     return session
+
+
+def browser_log_in(browser, base_url: str, username: str = "demo", password: str = "demo") -> None:
+    """Log in through the page as a person would, and wait until the next page has
+    loaded: a click returns before the browser has navigated, so a page opened at once
+    could still be asked for without the session cookie."""
+    browser.get(f"{base_url}/accounts/login/")
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda b: "/accounts/login/" not in b.current_url, "the login page did not let us in")
 
 
 def generate(stack, session, prompt: str) -> requests.Response:

@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox import run_sandbox
 from tests.stack import running_stack
+from tests.support import browser_log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -32,10 +33,7 @@ def card_status(browser) -> str:
 
 def test_the_card_updates_in_place_until_the_video_plays(browser, slow_enough_sandbox, tmp_path):
     with running_stack(tmp_path, slow_enough_sandbox.url, workers=1, reconciler=True, STATUS_POLL_SECONDS=1, GALLERY_REFRESH_SECONDS=1) as stack:
-        browser.get(f"{stack.url}/accounts/login/")
-        browser.find_element(By.NAME, "username").send_keys("demo")
-        browser.find_element(By.NAME, "password").send_keys("demo")
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        browser_log_in(browser, stack.url)
 
         browser.get(f"{stack.url}/generate/")
         browser.find_element(By.NAME, "prompt").send_keys("A hot air balloon over green hills")

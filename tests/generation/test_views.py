@@ -19,7 +19,7 @@ from generation.models import Job, Task, TaskStatus
 from generation.services import start_generation
 from history.models import HistoryItem
 from tests.factories import fund, make_user
-from tests.support import queued_tasks
+from tests.support import browser_log_in, queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -344,11 +344,7 @@ def summary_becomes(browser, text: str) -> str:
 def test_the_line_and_the_ratios_follow_the_choices(browser, live_server):
     user = make_user("gina")
     fund(user, 30)
-    browser.get(f"{live_server.url}/accounts/login/")
-    browser.find_element(By.NAME, "username").send_keys("gina")
-    browser.find_element(By.NAME, "password").send_keys("pw")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda b: "/history/" in b.current_url)
+    browser_log_in(browser, live_server.url, "gina", "pw")
     browser.get(f"{live_server.url}/generate/")
     browser.execute_script("window.stillTheSamePage = true")
     summary_becomes(browser, "1 style × 1 aspect ratio = 1 video · 1 credit")

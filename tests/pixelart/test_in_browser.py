@@ -12,6 +12,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox import run_sandbox
 from tests.stack import running_stack
+from tests.support import browser_log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +34,7 @@ def wait_for(browser, condition, seconds=60, what="condition"):
 
 def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, quick_sandbox, tmp_path):
     with running_stack(tmp_path, quick_sandbox.url, workers=1, reconciler=True, STATUS_POLL_SECONDS=1, GALLERY_REFRESH_SECONDS=1) as stack:
-        browser.get(f"{stack.url}/accounts/login/")
-        browser.find_element(By.NAME, "username").send_keys("demo")
-        browser.find_element(By.NAME, "password").send_keys("demo")
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        browser_log_in(browser, stack.url)
 
         browser.get(f"{stack.url}/generate/")
         browser.find_element(By.NAME, "prompt").send_keys("A robot waves from a rooftop")
