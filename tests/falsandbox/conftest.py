@@ -5,20 +5,15 @@ from typing import Iterator
 import fal_client.client
 import pytest
 
-from devtools.sandbox import SandboxProcess, run_sandbox
+from devtools.sandbox import SandboxProcess
 
 from .support import SandboxFalClient, WebhookReceiver, start_receiver
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[SandboxProcess]:
-    with run_sandbox(seconds=1.0) as process:
-        yield process
-
-
-@pytest.fixture(scope="session")
-def fal(sandbox: SandboxProcess) -> SandboxFalClient:
-    return SandboxFalClient(key="test", sandbox_url=sandbox.url, default_timeout=30)
+def fal(sandbox_process: SandboxProcess) -> SandboxFalClient:
+    """fal-client pointed at the session's sandbox (tests/conftest.py starts it)."""
+    return SandboxFalClient(key="test", sandbox_url=sandbox_process.url, default_timeout=30)
 
 
 @pytest.fixture

@@ -1,36 +1,36 @@
 """The webhook endpoint, through Django's test client with deliveries signed the way
 fal signs them. Every delivery is recorded; only a valid one changes a task."""
 
+import hashlib
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
-from generation.models import Task, TaskStatus, WebhookDelivery, WebhookOutcome
-from tests.factories import make_task
+from audit.models import Action, AuditEntry, Result
 from devtools.signing import sign
-from tests.support import queued_tasks
+from generation import webhooks
+from generation.models import Task, TaskStatus, WebhookDelivery, WebhookOutcome
+from generation.webhooks import (
+    ReprocessRefused,
+    process_delivery,
+    record_delivery,
+    reprocess_delivery,
+)
+from tests.factories import make_task, make_user
+from tests.support import VIDEO_RESULT as VIDEO
+from tests.support import deliver_webhook, queued_tasks, run_admin_action
 
 pytestmark = pytest.mark.django_db
 
-VIDEO = {"video": {"url": "https://v3.fal.media/files/x/video.mp4", "content_type": "video/mp4"}}
-
-
-def deliver(client, task, key, *, body=None, status="OK", request_id="req-1", token=None, task_id=None, headers=None, **payload):
-    if body is None:
-        body = json.dumps({"request_id": request_id, "status": status, "payload": payload.get("payload", VIDEO), "error": payload.get("error")}).encode()
-    signed = sign(key, body, request_id=request_id) if key else {}
-    signed.update(headers or {})
-    query = {"task": str(task_id or task.pk), "token": token if token is not None else task.webhook_token}
-    url = reverse("generation:fal-webhook") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
-    return client.post(url, data=body, content_type="application/json", headers=signed)
-
-
 def test_a_valid_success_moves_the_task_to_downloading_and_queues_the_download(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    response = deliver(client, task, fal_key)
+    response = deliver_webhook(client, task, fal_key)
     assert response.status_code == 200
     task.refresh_from_db()
     assert (task.status, task.result_url) == (TaskStatus.DOWNLOADING, VIDEO["video"]["url"])
@@ -42,7 +42,7 @@ def test_a_valid_success_moves_the_task_to_downloading_and_queues_the_download(c
 
 def test_an_error_fails_the_task_with_a_readable_message(client, fal_key):
     task = make_task(status=TaskStatus.IN_PROGRESS, request_id="req-1")
-    response = deliver(client, task, fal_key, status="ERROR", payload={"detail": []}, error="Prompt flagged by the safety checker")
+    response = deliver_webhook(client, task, fal_key, status="ERROR", payload={"detail": []}, error="Prompt flagged by the safety checker")
     assert response.status_code == 200
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED
@@ -52,7 +52,7 @@ def test_an_error_fails_the_task_with_a_readable_message(client, fal_key):
 
 def test_a_success_without_a_video_fails_the_task(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    deliver(client, task, fal_key, payload=None)
+    deliver_webhook(client, task, fal_key, payload=None)
     task.refresh_from_db()
     assert (task.status, task.error_message) == (TaskStatus.FAILED, "The model finished but returned no video.")
 
@@ -60,10 +60,10 @@ def test_a_success_without_a_video_fails_the_task(client, fal_key):
 def test_a_duplicate_delivery_answers_200_and_changes_nothing(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
-    first = deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 30))
+    first = deliver_webhook(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 30))
     assert first.status_code == 200
     before = Task.objects.get(pk=task.pk)
-    second = deliver(client, task, fal_key)  # fal's redelivery: signed again, later
+    second = deliver_webhook(client, task, fal_key)  # fal's redelivery: signed again, later
     assert second.status_code == 200
     after = Task.objects.get(pk=task.pk)
     assert (after.status, after.updated_at) == (before.status, before.updated_at)
@@ -74,7 +74,7 @@ def test_a_duplicate_delivery_answers_200_and_changes_nothing(client, fal_key):
 @pytest.mark.parametrize("final", [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED])
 def test_a_late_delivery_for_a_finished_task_is_recorded_and_ignored(client, fal_key, final):
     task = make_task(status=final, request_id="req-1")
-    assert deliver(client, task, fal_key, status="ERROR", error="late").status_code == 200
+    assert deliver_webhook(client, task, fal_key, status="ERROR", error="late").status_code == 200
     task.refresh_from_db()
     assert (task.status, task.error_message) == (final, "")
     assert WebhookDelivery.objects.get().outcome == WebhookOutcome.DUPLICATE
@@ -82,7 +82,7 @@ def test_a_late_delivery_for_a_finished_task_is_recorded_and_ignored(client, fal
 
 def test_a_webhook_that_overtakes_the_submit_answer_is_applied(client, fal_key):
     task = make_task(status=TaskStatus.SUBMITTING)
-    assert deliver(client, task, fal_key).status_code == 200
+    assert deliver_webhook(client, task, fal_key).status_code == 200
     task.refresh_from_db()
     assert (task.status, task.request_id) == (TaskStatus.DOWNLOADING, "req-1")
 
@@ -97,54 +97,54 @@ def refused(client, task, response, status, outcome):
 
 def test_a_missing_signature_is_refused_with_401(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    refused(client, task, deliver(client, task, None), 401, WebhookOutcome.BAD_SIGNATURE)
+    refused(client, task, deliver_webhook(client, task, None), 401, WebhookOutcome.BAD_SIGNATURE)
 
 
 def test_a_forged_signature_is_refused_with_401(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    refused(client, task, deliver(client, task, Ed25519PrivateKey.generate()), 401, WebhookOutcome.BAD_SIGNATURE)
+    refused(client, task, deliver_webhook(client, task, Ed25519PrivateKey.generate()), 401, WebhookOutcome.BAD_SIGNATURE)
 
 
 def test_a_tampered_body_is_refused_with_401(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "ERROR", "error": "x"}).encode()
     headers = sign(fal_key, body.replace(b"ERROR", b"OK"), request_id="req-1")
-    refused(client, task, deliver(client, task, None, body=body, headers=headers), 401, WebhookOutcome.BAD_SIGNATURE)
+    refused(client, task, deliver_webhook(client, task, None, body=body, headers=headers), 401, WebhookOutcome.BAD_SIGNATURE)
 
 
 def test_a_stale_timestamp_is_refused_with_401(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
     headers = sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 600)
-    refused(client, task, deliver(client, task, None, body=body, headers=headers), 401, WebhookOutcome.BAD_SIGNATURE)
+    refused(client, task, deliver_webhook(client, task, None, body=body, headers=headers), 401, WebhookOutcome.BAD_SIGNATURE)
 
 
 def test_an_unknown_task_is_404(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    refused(client, task, deliver(client, task, fal_key, task_id="7d3f4b52-0000-4000-8000-000000000000"), 404, WebhookOutcome.UNKNOWN_TASK)
+    refused(client, task, deliver_webhook(client, task, fal_key, task_id="7d3f4b52-0000-4000-8000-000000000000"), 404, WebhookOutcome.UNKNOWN_TASK)
 
 
 def test_a_garbage_task_id_is_404(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    refused(client, task, deliver(client, task, fal_key, task_id="not-a-uuid"), 404, WebhookOutcome.UNKNOWN_TASK)
+    refused(client, task, deliver_webhook(client, task, fal_key, task_id="not-a-uuid"), 404, WebhookOutcome.UNKNOWN_TASK)
 
 
 @pytest.mark.parametrize("token", ["", "wrong-token"])
 def test_a_wrong_or_missing_token_is_refused(client, fal_key, token):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    refused(client, task, deliver(client, task, fal_key, token=token), 403, WebhookOutcome.BAD_TOKEN)
+    refused(client, task, deliver_webhook(client, task, fal_key, token=token), 403, WebhookOutcome.BAD_TOKEN)
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"status": "MAYBE"}', b"\xff\xfe"])
 def test_a_malformed_body_is_400(client, fal_key, body):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    refused(client, task, deliver(client, task, fal_key, body=body), 400, WebhookOutcome.MALFORMED)
+    refused(client, task, deliver_webhook(client, task, fal_key, body=body), 400, WebhookOutcome.MALFORMED)
 
 
 def test_a_body_naming_another_request_than_the_signed_one_is_400(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-2", "status": "OK", "payload": VIDEO}).encode()
-    refused(client, task, deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1")), 400, WebhookOutcome.MALFORMED)
+    refused(client, task, deliver_webhook(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1")), 400, WebhookOutcome.MALFORMED)
 
 
 def test_an_oversized_body_is_413_and_recorded_truncated(client, fal_key, settings):
@@ -152,7 +152,7 @@ def test_an_oversized_body_is_413_and_recorded_truncated(client, fal_key, settin
     settings.FAL_WEBHOOK_PREVIEW_BYTES = 100
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO, "pad": "x" * 5000}).encode()
-    refused(client, task, deliver(client, task, fal_key, body=body), 413, WebhookOutcome.TOO_LARGE)
+    refused(client, task, deliver_webhook(client, task, fal_key, body=body), 413, WebhookOutcome.TOO_LARGE)
     delivery = WebhookDelivery.objects.get()
     # Read up to one byte past the cap, and only a preview of that kept.
     assert (len(delivery.body), delivery.body_size) == (100, 1001)
@@ -164,7 +164,7 @@ def test_only_post_is_accepted(client):
 
 def test_the_token_is_not_stored_with_the_delivery(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
-    deliver(client, task, fal_key)
+    deliver_webhook(client, task, fal_key)
     assert task.webhook_token not in WebhookDelivery.objects.get().query_string
 
 
@@ -172,9 +172,9 @@ def test_a_replayed_delivery_is_refused_and_recorded(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
     headers = sign(fal_key, body, request_id="req-1")
-    assert deliver(client, task, None, body=body, headers=headers).status_code == 200
+    assert deliver_webhook(client, task, None, body=body, headers=headers).status_code == 200
     Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED)  # even if it could apply again
-    replay = deliver(client, task, None, body=body, headers=headers)
+    replay = deliver_webhook(client, task, None, body=body, headers=headers)
     assert replay.status_code == 409
     assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
     assert [d.outcome for d in WebhookDelivery.objects.order_by("pk")] == [WebhookOutcome.APPLIED, WebhookOutcome.REPLAY]
@@ -183,8 +183,8 @@ def test_a_replayed_delivery_is_refused_and_recorded(client, fal_key):
 def test_fals_own_retry_with_a_fresh_signature_is_a_harmless_duplicate(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
-    deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 5))
-    again = deliver(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1"))
+    deliver_webhook(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1", timestamp=int(time.time()) - 5))
+    again = deliver_webhook(client, task, None, body=body, headers=sign(fal_key, body, request_id="req-1"))
     assert again.status_code == 200 and WebhookDelivery.objects.latest("pk").outcome == WebhookOutcome.DUPLICATE
 
 
@@ -192,6 +192,301 @@ def test_a_refused_delivery_does_not_block_the_genuine_one(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     body = json.dumps({"request_id": "req-1", "status": "OK", "payload": VIDEO}).encode()
     headers = sign(fal_key, body, request_id="req-1")
-    assert deliver(client, task, None, body=body, headers=headers, token="wrong").status_code == 403
-    assert deliver(client, task, None, body=body, headers=headers).status_code == 200
+    assert deliver_webhook(client, task, None, body=body, headers=headers, token="wrong").status_code == 403
+    assert deliver_webhook(client, task, None, body=body, headers=headers).status_code == 200
     assert Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
+
+# The webhook endpoint under attack: deliveries signed for someone else's request or
+# account, replays in disguise, floods of junk, crashes, and bad input that PostgreSQL
+# cannot store. Deliveries are signed the way fal signs them (tests/signing.py).
+
+ATTACKER_VIDEO = {"video": {"url": "https://v3.fal.media/files/attacker/video.mp4", "content_type": "video/mp4"}}
+
+
+def post(client, task, body: bytes, headers: dict, *, token=None, task_id=None, addr="203.0.113.9"):
+    query = {"task": str(task_id if task_id is not None else task.pk), "token": token if token is not None else task.webhook_token}
+    url = reverse("generation:fal-webhook") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return client.post(url, data=body, content_type="application/json", headers=headers, REMOTE_ADDR=addr)
+
+
+def body_for(request_id="req-1", status="OK", **fields) -> bytes:
+    return json.dumps({"request_id": request_id, "status": status, "payload": fields.pop("payload", VIDEO), **fields}).encode()
+
+
+def test_a_delivery_signed_for_another_request_cannot_move_the_task(client, fal_key):
+    # The issue's attack: a genuine fal signature (fal signs every customer's
+    # webhooks with the same keys) for the attacker's own request, sent with our token.
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-ours")
+    body = body_for("req-attacker", payload=ATTACKER_VIDEO)
+    answer = post(client, task, body, sign(fal_key, body, request_id="req-attacker", user_id="attacker"))
+    assert answer.status_code == 409
+    task.refresh_from_db()
+    assert (task.status, task.result_url) == (TaskStatus.QUEUED, "")
+    assert WebhookDelivery.objects.get().outcome == WebhookOutcome.MISMATCHED
+    # The genuine one still gets through.
+    body = body_for("req-ours")
+    assert post(client, task, body, sign(fal_key, body, request_id="req-ours")).status_code == 200
+    task.refresh_from_db()
+    assert (task.status, task.result_url) == (TaskStatus.DOWNLOADING, VIDEO["video"]["url"])
+
+
+def test_a_delivery_whose_gateway_request_id_is_the_tasks_is_accepted(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="gw-7")
+    body = body_for("req-7", gateway_request_id="gw-7")
+    assert post(client, task, body, sign(fal_key, body, request_id="req-7")).status_code == 200
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
+
+
+def test_a_configured_fal_account_must_have_signed_the_delivery(client, fal_key, settings):
+    settings.FAL_ACCOUNT_USER_ID = "our-account"
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = body_for()
+    answer = post(client, task, body, sign(fal_key, body, request_id="req-1", user_id="someone-else"))
+    assert answer.status_code == 403 and Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+    assert WebhookDelivery.objects.get().outcome == WebhookOutcome.MISMATCHED
+    assert post(client, task, body, sign(fal_key, body, request_id="req-1", user_id="our-account")).status_code == 200
+
+
+@pytest.mark.parametrize("disguise", [str.upper, lambda s: " ".join(s[i : i + 2] for i in range(0, len(s), 2))])
+def test_a_replay_in_other_letters_is_still_a_replay(client, fal_key, disguise):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = body_for()
+    headers = sign(fal_key, body, request_id="req-1")
+    assert post(client, task, body, headers).status_code == 200
+    Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED)  # even if it could apply again
+    replay = {**headers, "X-Fal-Webhook-Signature": disguise(headers["X-Fal-Webhook-Signature"])}
+    assert post(client, task, body, replay).status_code == 409
+    assert WebhookDelivery.objects.latest("pk").outcome == WebhookOutcome.REPLAY
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+
+
+def test_refused_deliveries_keep_a_preview_size_and_digest_not_the_body(client, fal_key, settings):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    junk = [bytes([65 + n]) * (1024 * 1024) for n in range(10)]
+    for body in junk:
+        assert post(client, task, body, {}, addr=f"198.51.100.{len(body) % 200}").status_code == 401
+    stored = list(WebhookDelivery.objects.order_by("pk"))
+    assert len(stored) == 10
+    for delivery, body in zip(stored, junk):
+        assert len(delivery.body) == settings.FAL_WEBHOOK_PREVIEW_BYTES
+        assert delivery.body_size == len(body) and delivery.body_sha256 == hashlib.sha256(body).hexdigest()
+    # An accepted one is kept whole (staff may process it again).
+    body = body_for(pad="x" * 10000)
+    assert post(client, task, body, sign(fal_key, body, request_id="req-1")).status_code == 200
+    assert WebhookDelivery.objects.latest("pk").body == body.decode()
+
+
+def test_an_address_that_keeps_sending_refused_deliveries_is_throttled_unrecorded(client, fal_key, settings):
+    settings.FAL_WEBHOOK_REFUSED_RATE = "3/minute"
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    forged = b'{"status": "OK"}'
+    for _ in range(3):
+        assert post(client, task, forged, {}, addr="192.0.2.50").status_code == 401
+    for _ in range(5):
+        assert post(client, task, forged, {}, addr="192.0.2.50").status_code == 429
+    assert WebhookDelivery.objects.count() == 3  # the throttled ones were not stored
+    assert post(client, task, forged, {}, addr="192.0.2.51").status_code == 401  # another address
+    # fal's real delivery from the throttled address still goes through...
+    body = body_for()
+    headers = sign(fal_key, body, request_id="req-1")
+    assert post(client, task, body, headers, addr="192.0.2.50").status_code == 200
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
+    # ...but only once: the same signature again is throttled like junk.
+    assert post(client, task, body, headers, addr="192.0.2.50").status_code == 429
+
+
+def test_a_crash_while_applying_is_recorded_and_answered_500_so_fal_retries(client, fal_key, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(webhooks, "apply_provider_outcome", explode)
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = body_for()
+    answer = post(client, task, body, sign(fal_key, body, request_id="req-1"))
+    assert answer.status_code == 500
+    assert "Traceback" not in answer.content.decode()  # the sender is not told our insides
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.http_status, delivery.task_id) == (WebhookOutcome.ERROR, 500, task.pk)
+    assert "Traceback" in delivery.detail and "the database went away" in delivery.detail
+    assert delivery.body == body.decode() and delivery.processed_at is not None
+
+
+def test_a_nul_byte_in_the_query_is_a_clear_refusal(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = body_for()
+    assert post(client, task, body, sign(fal_key, body), task_id="%00").status_code == 404
+    assert post(client, task, body, sign(fal_key, body), token="%00abc").status_code == 403
+    assert [d.http_status for d in WebhookDelivery.objects.order_by("pk")] == [404, 403]
+    assert "\x00" not in WebhookDelivery.objects.latest("pk").query_string
+
+
+def test_a_nul_byte_in_an_unsigned_body_is_recorded_and_refused(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    assert post(client, task, b'{"status": "OK\x00"}', {}).status_code == 401
+    assert "\x00" not in WebhookDelivery.objects.get().body
+
+
+def test_a_nul_in_a_signed_error_message_fails_the_task_readably(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = body_for(status="ERROR", payload=None, error="bad\u0000input")
+    assert post(client, task, body, sign(fal_key, body)).status_code == 200
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and "bad" in task.error_message and "\x00" not in task.error_message
+
+
+def test_a_raw_nul_byte_in_a_signed_body_is_malformed(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = b'{"request_id": "req-1", "status": "ERROR", "error": "a\x00b"}'
+    assert post(client, task, body, sign(fal_key, body)).status_code == 400
+    assert WebhookDelivery.objects.get().outcome == WebhookOutcome.MALFORMED
+
+
+def test_a_400_digit_timestamp_is_refused_as_unsigned(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = body_for()
+    headers = sign(fal_key, body, timestamp="9" * 400)
+    assert post(client, task, body, headers).status_code == 401
+    assert "timestamp" in WebhookDelivery.objects.get().detail
+
+
+def test_an_error_that_is_an_object_fails_the_task_with_its_text(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    error = {"detail": [{"loc": ["body", "prompt"], "msg": "too long"}]}
+    body = body_for(status="ERROR", payload=None, error=error)
+    assert post(client, task, body, sign(fal_key, body)).status_code == 200
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and "too long" in task.error_message
+
+
+def test_deeply_nested_signed_json_is_malformed_not_a_crash(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    body = b"[" * 100000 + b"]" * 100000
+    assert post(client, task, body, sign(fal_key, body)).status_code == 400
+
+
+def test_prune_deliveries_removes_only_those_past_the_retention(client, settings):
+    settings.FAL_WEBHOOK_RETENTION_DAYS = 30
+    now = timezone.now()
+    old = [WebhookDelivery.objects.create(received_at=now - timedelta(days=31, minutes=n)) for n in range(3)]
+    kept = WebhookDelivery.objects.create(received_at=now - timedelta(days=29))
+    call_command("prune_deliveries")
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not WebhookDelivery.objects.filter(pk__in=[d.pk for d in old]).exists()
+
+
+# Staff re-process a recorded webhook delivery: the path a new delivery takes, its
+# signature aside only when it was verified or staff override it with a reason.
+
+
+def recorded(task, key, *, outcome=None, timestamp=None, request_id="req-1", status="OK", **payload) -> WebhookDelivery:
+    """A delivery as the endpoint records it, run through the endpoint's own path;
+    `outcome` then overwrites what that path concluded (e.g. a bug that made it fail)."""
+    body = json.dumps({"request_id": request_id, "status": status, "payload": payload.get("payload", VIDEO)}).encode()
+    headers = sign(key, body, request_id=request_id, timestamp=timestamp)
+    headers["Content-Type"] = "application/json"
+    query = {"task": str(task.pk), "token": task.webhook_token}
+    delivery = record_delivery(headers=headers, body=body, query=query, remote_addr="127.0.0.1")
+    process_delivery(delivery, body=body, headers=headers, query=query)
+    if outcome is not None:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(outcome=outcome, http_status=500, detail="crashed")
+    delivery.refresh_from_db()
+    return delivery
+
+
+def refused_by_a_bug(task, key, **kwargs) -> WebhookDelivery:
+    """A valid delivery that a since-fixed bug made us refuse: the task never moved."""
+    delivery = recorded(task, key, outcome=WebhookOutcome.ERROR, **kwargs)
+    Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED, result_url="")
+    return delivery
+
+
+def test_a_delivery_refused_by_a_bug_completes_its_task_when_reprocessed(fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    # Signed an hour ago: far outside the five-minute window, which is about new deliveries.
+    delivery = refused_by_a_bug(task, fal_key, timestamp=int(time.time()) - 3600)
+    downloads_before = len(queued_tasks("download_result"))
+
+    done = reprocess_delivery(delivery)
+
+    assert (done.before, done.answer.outcome, done.changed) == (WebhookOutcome.ERROR, WebhookOutcome.APPLIED, True)
+    task.refresh_from_db()
+    assert (task.status, task.result_url) == (TaskStatus.DOWNLOADING, VIDEO["video"]["url"])
+    assert len(queued_tasks("download_result")) == downloads_before + 1
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.http_status) == (WebhookOutcome.APPLIED, 200)
+    assert delivery.detail.startswith("re-processed by staff, was error:")
+
+
+def test_reprocessing_an_applied_delivery_changes_nothing(fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    delivery = recorded(task, fal_key)
+    assert delivery.outcome == WebhookOutcome.APPLIED
+    before = Task.objects.get(pk=task.pk)
+    record = (delivery.outcome, delivery.http_status, delivery.detail, delivery.processed_at)
+    downloads = len(queued_tasks("download_result"))
+
+    for _ in range(2):
+        done = reprocess_delivery(delivery)
+        assert (done.answer.outcome, done.changed) == (WebhookOutcome.APPLIED, False)
+
+    after = Task.objects.get(pk=task.pk)
+    assert (after.status, after.updated_at, after.result_url) == (before.status, before.updated_at, before.result_url)
+    assert len(queued_tasks("download_result")) == downloads
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.http_status, delivery.detail, delivery.processed_at) == record
+
+
+def test_an_unverified_signature_needs_the_staff_override(fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    stranger = Ed25519PrivateKey.generate()  # a key fal never published
+    delivery = recorded(task, stranger)
+    assert delivery.outcome == WebhookOutcome.BAD_SIGNATURE
+
+    with pytest.raises(ReprocessRefused, match="signature was never verified"):
+        reprocess_delivery(delivery)
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+
+    done = reprocess_delivery(delivery, signature_override=True)
+    assert done.changed and Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
+    delivery.refresh_from_db()
+    assert "signature overridden" in delivery.detail and delivery.outcome == WebhookOutcome.APPLIED
+
+
+def test_a_delivery_for_another_request_is_refused_as_the_endpoint_would(fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    delivery = refused_by_a_bug(task, fal_key)
+    Task.objects.filter(pk=task.pk).update(request_id="req-2")
+
+    done = reprocess_delivery(delivery)
+
+    assert (done.answer.status, done.answer.outcome, done.changed) == (409, WebhookOutcome.MISMATCHED, False)
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+
+
+def test_staff_reprocess_from_the_admin_with_a_reason_and_per_delivery_outcomes(client, fal_key):
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    broken = refused_by_a_bug(make_task(status=TaskStatus.QUEUED, request_id="req-1"), fal_key)
+    applied = recorded(make_task(status=TaskStatus.QUEUED, request_id="req-1"), fal_key)
+    forged_task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    forged = recorded(forged_task, Ed25519PrivateKey.generate())
+    url = reverse("admin:generation_webhookdelivery_changelist")
+
+    unexplained = client.post(url, {"action": "reprocess_selected", "_selected_action": [broken.pk], "apply": "yes", "reason": " "})
+    assert "Say why" in unexplained.content.decode()
+    assert not AuditEntry.objects.exists() and Task.objects.get(pk=broken.task_id).status == TaskStatus.QUEUED
+
+    page = run_admin_action(client, url, "reprocess_selected", [broken, applied, forged], reason="fixed the JSON bug").content.decode()
+
+    assert "Was error; now applied" in page
+    assert "Nothing changed" in page
+    assert "Not re-processed: Its signature was never verified" in page
+    entries = {e.target_id: e for e in AuditEntry.objects.filter(action=Action.REPROCESS_DELIVERY)}
+    assert [entries[str(d.pk)].result for d in (broken, applied, forged)] == [Result.DONE, Result.UNCHANGED, Result.REFUSED]
+    assert all((e.actor, e.reason, e.details) == (boss, "fixed the JSON bug", {"override_signature": False}) for e in entries.values())
+    assert Task.objects.get(pk=forged_task.pk).status == TaskStatus.QUEUED
+
+    run_admin_action(client, url, "reprocess_selected", [forged], reason="fal confirmed it is theirs", override_signature="on")
+    assert Task.objects.get(pk=forged_task.pk).status == TaskStatus.DOWNLOADING
+    last = AuditEntry.objects.filter(target_id=str(forged.pk)).first()
+    assert (last.result, last.details, last.reason) == (Result.DONE, {"override_signature": True}, "fal confirmed it is theirs")

@@ -1,7 +1,6 @@
 import pytest
 
 from history.models import HistoryItem
-from tests.factories import make_user
 from tests.support import finished_at_sandbox, run_queued_tasks
 
 
@@ -18,10 +17,5 @@ def completed_video(sandbox, *, user=None, prompt: str = "a pixel knight crosses
 
 
 @pytest.fixture
-def owner(db):
-    return make_user("pia")
-
-
-@pytest.fixture
-def video(sandbox, owner) -> HistoryItem:
-    return completed_video(sandbox, user=owner)
+def video(sandbox, user) -> HistoryItem:
+    return completed_video(sandbox, user=user)

@@ -6,8 +6,8 @@ input image of a new video."""
 import time
 
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox import run_sandbox

@@ -14,15 +14,20 @@ from PIL import Image
 from generation.models import TaskStatus
 from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.render import Options
-from pixelart.services import SOURCE_MISSING, PixelArtRefused, make_pixel_art, request_pixel_art
+from pixelart.services import (
+    SOURCE_MISSING,
+    PixelArtRefused,
+    make_pixel_art,
+    request_pixel_art,
+)
 from tests.factories import make_task
 from tests.support import queued_tasks, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_request_runs_in_the_background_and_stores_every_file(video, owner):
-    art, reused = request_pixel_art(user=owner, source=video, options=Options(size=32, frames=6, colors=8))
+def test_a_request_runs_in_the_background_and_stores_every_file(video, user):
+    art, reused = request_pixel_art(user=user, source=video, options=Options(size=32, frames=6, colors=8))
     assert not reused and art.status == PixelArtStatus.PENDING
     assert [t.task_result.args for t in queued_tasks("make_pixel_art")] == [[str(art.pk)]]
 
@@ -38,19 +43,19 @@ def test_a_request_runs_in_the_background_and_stores_every_file(video, owner):
     assert art.sprite_sheet.name == f"pixelart/{video.pk}/{art.pk}/sprite-sheet.png"
 
 
-def test_the_same_settings_on_the_same_video_reuse_the_result(video, owner):
-    first, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+def test_the_same_settings_on_the_same_video_reuse_the_result(video, user):
+    first, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     run_queued_tasks()
-    again, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    again, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     assert reused and again.pk == first.pk and again.status == PixelArtStatus.COMPLETED
     assert queued_tasks() == []  # nothing made twice
-    other, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=3))
+    other, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=3))
     assert not reused and other.pk != first.pk
     assert PixelArt.objects.filter(source=video).count() == 2
 
 
-def test_running_the_step_twice_makes_the_files_once(video, owner, settings):
-    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+def test_running_the_step_twice_makes_the_files_once(video, user, settings):
+    art, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     run_queued_tasks()
     names = sorted(f.name for f in PixelArt.objects.get(pk=art.pk).files())
     make_pixel_art(pixel_art_id=art.pk)  # a duplicate delivery of the step: a no-op
@@ -60,23 +65,23 @@ def test_running_the_step_twice_makes_the_files_once(video, owner, settings):
     assert stored == names
 
 
-def test_a_deleted_source_fails_with_a_clear_message_and_a_new_request_tries_again(video, owner):
-    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+def test_a_deleted_source_fails_with_a_clear_message_and_a_new_request_tries_again(video, user):
+    art, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     default_storage.delete(video.video.name)
     run_queued_tasks()
     art.refresh_from_db()
     assert art.status == PixelArtStatus.FAILED and art.error_message == SOURCE_MISSING
     assert not art.files()
-    again, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    again, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     assert not reused and again.pk != art.pk  # a failure is not reused
 
 
-def test_a_corrupt_source_fails_with_a_clear_message(video, owner):
+def test_a_corrupt_source_fails_with_a_clear_message(video, user):
     with default_storage.open(video.video.name, "rb") as stored:
         head = stored.read(64)
     default_storage.delete(video.video.name)
     default_storage.save(video.video.name, io.BytesIO(head + b"\x00garbage" * 4000))
-    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    art, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     run_queued_tasks()
     art.refresh_from_db()
     assert art.status == PixelArtStatus.FAILED
@@ -84,24 +89,24 @@ def test_a_corrupt_source_fails_with_a_clear_message(video, owner):
     assert art.error_detail  # the decoder's own words, for staff
 
 
-def test_an_unfinished_video_is_refused(owner):
-    task = make_task(user=owner, status=TaskStatus.IN_PROGRESS)
+def test_an_unfinished_video_is_refused(user):
+    task = make_task(user=user, status=TaskStatus.IN_PROGRESS)
     with pytest.raises(PixelArtRefused, match="finished video"):
-        request_pixel_art(user=owner, source=task.history_item, options=Options())
+        request_pixel_art(user=user, source=task.history_item, options=Options())
     assert not PixelArt.objects.exists()
 
 
-def test_an_abandoned_render_is_taken_over(video, owner, settings):
+def test_an_abandoned_render_is_taken_over(video, user, settings):
     """A worker that died mid-way leaves the row RUNNING; asking again once it has been
     quiet past the limit starts it again, and the new worker may claim it."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    art, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     queued_tasks()[0].delete()
     PixelArt.objects.filter(pk=art.pk).update(status=PixelArtStatus.RUNNING, updated_at=timezone.now() - timedelta(hours=1))
-    again, reused = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    again, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     assert reused and again.pk == art.pk
     assert run_queued_tasks() == 1
     art.refresh_from_db()
@@ -110,14 +115,14 @@ def test_an_abandoned_render_is_taken_over(video, owner, settings):
     assert PixelArt.objects.get(pk=art.pk).attempts == 1
 
 
-def test_the_reconciler_restarts_abandoned_pixel_art_once(video, owner):
+def test_the_reconciler_restarts_abandoned_pixel_art_once(video, user):
     from datetime import timedelta
 
     from django.core.management import call_command
     from django.utils import timezone
 
-    quiet, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
-    busy, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=3))
+    quiet, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
+    busy, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=3))
     for result in queued_tasks():
         result.delete()  # their worker was killed
     PixelArt.objects.filter(pk=quiet.pk).update(status=PixelArtStatus.RUNNING, attempts=1, updated_at=timezone.now() - timedelta(hours=1))
@@ -133,12 +138,12 @@ def test_the_reconciler_restarts_abandoned_pixel_art_once(video, owner):
     assert busy.status == PixelArtStatus.RUNNING
 
 
-def test_an_unexpected_error_fails_the_pixel_art_with_a_plain_message(video, owner, monkeypatch):
+def test_an_unexpected_error_fails_the_pixel_art_with_a_plain_message(video, user, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug of ours")
 
     monkeypatch.setattr("pixelart.services.render", broken)
-    art, _ = request_pixel_art(user=owner, source=video, options=Options(size=16, frames=2))
+    art, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
     with pytest.raises(ZeroDivisionError):
         run_queued_tasks()  # the worker hears of it too
     art.refresh_from_db()

@@ -21,75 +21,69 @@ from tests.support import queued_tasks, run_queued_tasks
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pia(client, owner):
-    client.force_login(owner)
-    return client
-
-
-def finished_art(owner, video, **options) -> PixelArt:
-    art, _ = request_pixel_art(user=owner, source=video, options=Options(**options))
+def finished_art(user, video, **options) -> PixelArt:
+    art, _ = request_pixel_art(user=user, source=video, options=Options(**options))
     run_queued_tasks()
     art.refresh_from_db()
     assert art.status == PixelArtStatus.COMPLETED
     return art
 
 
-def test_the_detail_page_of_a_finished_video_offers_pixel_art(pia, video):
-    page = pia.get(reverse("history:detail", args=[video.pk])).content.decode()
+def test_the_detail_page_of_a_finished_video_offers_pixel_art(signed_in, video):
+    page = signed_in.get(reverse("history:detail", args=[video.pk])).content.decode()
     assert reverse("pixelart:new", args=[video.pk]) in page
-    form = pia.get(reverse("pixelart:new", args=[video.pk])).content.decode()
+    form = signed_in.get(reverse("pixelart:new", args=[video.pk])).content.decode()
     for name in ("size", "width", "fit", "start", "end", "fps", "frames", "palette", "colors", "dither", "transparent"):
         assert f'name="{name}"' in form, name
     assert 'value="pico-8"' in form and 'value="game-boy"' in form and 'value="floyd-steinberg"' in form
 
 
-def test_an_unfinished_video_has_no_pixel_art_form(pia, owner):
-    item = make_task(user=owner, status=TaskStatus.IN_PROGRESS).history_item
-    page = pia.get(reverse("history:detail", args=[item.pk])).content.decode()
+def test_an_unfinished_video_has_no_pixel_art_form(signed_in, user):
+    item = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
+    page = signed_in.get(reverse("history:detail", args=[item.pk])).content.decode()
     assert reverse("pixelart:new", args=[item.pk]) not in page
-    assert pia.get(reverse("pixelart:new", args=[item.pk])).status_code == 302
+    assert signed_in.get(reverse("pixelart:new", args=[item.pk])).status_code == 302
 
 
-def test_submitting_the_form_starts_it_and_the_section_shows_progress_then_frames(pia, video):
+def test_submitting_the_form_starts_it_and_the_section_shows_progress_then_frames(signed_in, video):
     url = reverse("pixelart:new", args=[video.pk])
     data = {"size": "32", "fit": "pad", "frames": "4", "palette": "game-boy", "dither": "floyd-steinberg", "transparent": "on"}
-    response = pia.post(url, data)
+    response = signed_in.post(url, data)
     assert response.status_code == 302 and response["Location"].endswith("#pixel-art")
     art = PixelArt.objects.get(source=video)
     assert art.options["palette"] == "game-boy" and art.options["transparent"] is True and art.options["fit"] == "pad"
 
     section_url = reverse("pixelart:section", args=[video.pk])
-    waiting = pia.get(section_url).content.decode()
+    waiting = signed_in.get(section_url).content.decode()
     assert 'data-watching="true"' in waiting and "<progress" in waiting
 
     run_queued_tasks()
-    done = pia.get(section_url).content.decode()
+    done = signed_in.get(section_url).content.decode()
     assert "data-watching" not in done  # the poller stops once nothing is unfinished
     assert done.count("Use as input image") == 4
     for name in ("sprite-sheet.png", "sprite-sheet.json", "animation.gif", "frames.zip"):
         assert reverse("pixelart:output", args=[art.pk, name]) in done
 
-    again = pia.post(url, data)  # the same settings: the earlier result, not a second one
+    again = signed_in.post(url, data)  # the same settings: the earlier result, not a second one
     assert again.status_code == 302 and PixelArt.objects.filter(source=video).count() == 1
 
 
-def test_bad_settings_are_shown_on_the_form(pia, video):
-    response = pia.post(reverse("pixelart:new", args=[video.pk]), {"size": "64", "width": "100", "colors": "1", "start": "99"})
+def test_bad_settings_are_shown_on_the_form(signed_in, video):
+    response = signed_in.post(reverse("pixelart:new", args=[video.pk]), {"size": "64", "width": "100", "colors": "1", "start": "99"})
     page = response.content.decode()
     assert response.status_code == 200 and not PixelArt.objects.exists()
     assert "Ensure this value is greater than or equal to 2" in page
 
 
-def test_files_and_frames_are_served_to_their_owner_only(client, pia, owner, video):
-    art = finished_art(owner, video, size=16, frames=3, transparent=True)
-    gif = pia.get(reverse("pixelart:output", args=[art.pk, "animation.gif"]))
+def test_files_and_frames_are_served_to_their_owner_only(client, signed_in, user, video):
+    art = finished_art(user, video, size=16, frames=3, transparent=True)
+    gif = signed_in.get(reverse("pixelart:output", args=[art.pk, "animation.gif"]))
     assert gif.status_code == 200 and gif["Content-Type"] == "image/gif"
     assert Image.open(io.BytesIO(b"".join(gif.streaming_content))).n_frames == 3
-    frame = pia.get(reverse("pixelart:frame", args=[art.pk, 2]))
+    frame = signed_in.get(reverse("pixelart:frame", args=[art.pk, 2]))
     assert frame.status_code == 200 and Image.open(io.BytesIO(frame.content)).size == (16, 16)
-    assert pia.get(reverse("pixelart:frame", args=[art.pk, 3])).status_code == 404
-    assert pia.get(reverse("pixelart:output", args=[art.pk, "passwords.txt"])).status_code == 404
+    assert signed_in.get(reverse("pixelart:frame", args=[art.pk, 3])).status_code == 404
+    assert signed_in.get(reverse("pixelart:output", args=[art.pk, "passwords.txt"])).status_code == 404
 
     client.force_login(make_user("quinn"))
     for url in (
@@ -106,14 +100,14 @@ def test_files_and_frames_are_served_to_their_owner_only(client, pia, owner, vid
     assert client.get(reverse("pixelart:output", args=[art.pk, "animation.gif"])).status_code == 302  # to the login
 
 
-def test_use_as_input_image_opens_generate_with_the_frame_attached(pia, owner, video):
-    fund(owner, 20)
-    art = finished_art(owner, video, size=16, frames=2)
-    page = pia.get(reverse("generation:generate"), {"frame": f"pixelart:{art.pk}:1"}).content.decode()
+def test_use_as_input_image_opens_generate_with_the_frame_attached(signed_in, user, video):
+    fund(user, 20)
+    art = finished_art(user, video, size=16, frames=2)
+    page = signed_in.get(reverse("generation:generate"), {"frame": f"pixelart:{art.pk}:1"}).content.decode()
     assert f'name="frame" value="pixelart:{art.pk}:1"' in page
     assert re.search(r'<option value="([^"]+)" selected', page).group(1) == "kling-2.1-i2v"  # an image-to-video model
 
-    response = pia.post(reverse("generation:generate"), {
+    response = signed_in.post(reverse("generation:generate"), {
         "frame": f"pixelart:{art.pk}:1", "prompt": "the knight starts to run", "model": "kling-2.1-i2v", "duration": "5",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -125,20 +119,20 @@ def test_use_as_input_image_opens_generate_with_the_frame_attached(pia, owner, v
     assert len(attached.getcolors(1 << 16)) <= art.colors
 
 
-def test_a_frame_is_not_sent_to_a_text_only_model(pia, owner, video):
-    fund(owner, 20)
-    response = pia.post(reverse("generation:generate"), {
+def test_a_frame_is_not_sent_to_a_text_only_model(signed_in, user, video):
+    fund(user, 20)
+    response = signed_in.post(reverse("generation:generate"), {
         "frame": f"video:{video.pk}", "prompt": "just text after all", "model": "kling-2.1-t2v", "duration": "5",
     })
     assert response.status_code == 302
     assert not Job.objects.get(prompt="just text after all").input_image
 
 
-def test_the_last_frame_of_a_video_can_be_the_input_image(pia, owner, video):
-    fund(owner, 20)
-    page = pia.get(reverse("generation:generate"), {"frame": f"video:{video.pk}"}).content.decode()
+def test_the_last_frame_of_a_video_can_be_the_input_image(signed_in, user, video):
+    fund(user, 20)
+    page = signed_in.get(reverse("generation:generate"), {"frame": f"video:{video.pk}"}).content.decode()
     assert f'value="video:{video.pk}"' in page and "the last frame of your video" in page
-    response = pia.post(reverse("generation:generate"), {
+    response = signed_in.post(reverse("generation:generate"), {
         "frame": f"video:{video.pk}", "prompt": "what happens next", "model": "kling-2.1-i2v", "duration": "5",
     })
     assert response.status_code == 302
@@ -146,19 +140,19 @@ def test_the_last_frame_of_a_video_can_be_the_input_image(pia, owner, video):
         assert Image.open(stored).size == (video.width, video.height)
 
 
-def test_someone_elses_frame_is_not_attached(client, owner, video):
-    art = finished_art(owner, video, size=16, frames=1)
+def test_someone_elses_frame_is_not_attached(client, user, video):
+    art = finished_art(user, video, size=16, frames=1)
     client.force_login(make_user("quinn"))
     page = client.get(reverse("generation:generate"), {"frame": f"pixelart:{art.pk}:0"}).content.decode()
     assert 'name="frame"' not in page and "not available" in page
     assert not queued_tasks()
 
 
-def test_deleting_the_video_deletes_its_pixel_art_and_files(pia, owner, video, settings, django_capture_on_commit_callbacks):
-    art = finished_art(owner, video, size=16, frames=2)
+def test_deleting_the_video_deletes_its_pixel_art_and_files(signed_in, user, video, settings, django_capture_on_commit_callbacks):
+    art = finished_art(user, video, size=16, frames=2)
     names = [f.name for f in art.files()]
     assert len(names) == 4 and all((settings.MEDIA_ROOT / name).exists() for name in names)
     with django_capture_on_commit_callbacks(execute=True):
-        assert pia.post(reverse("history:delete", args=[video.pk])).status_code == 302
+        assert signed_in.post(reverse("history:delete", args=[video.pk])).status_code == 302
     assert not PixelArt.objects.exists()
     assert not any((settings.MEDIA_ROOT / name).exists() for name in names)

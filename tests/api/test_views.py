@@ -1,4 +1,5 @@
-"""POST/GET /api/jobs/ and cancel: the Generate page's rules and credits, as JSON."""
+"""The JSON API's views (api/views.py), endpoint by endpoint: jobs (the Generate page's
+rules and credits, as JSON), tasks, history, me, and tokens."""
 
 import io
 
@@ -7,14 +8,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rest_framework.test import APIClient
 
-from credits.models import Wallet
+from credits.models import Tier, Wallet
 from generation.models import Job, Task, TaskStatus
 from generation.services import start_generation
 from tests.api.conftest import error_of
-from tests.factories import fund
+from tests.factories import fund, make_task
 from tests.support import queued_tasks
 
 pytestmark = pytest.mark.django_db
+
+# POST/GET /api/jobs/ and cancel.
 
 JOBS = "/api/jobs/"
 VALID = {"prompt": "a red fox", "model": "kling-3-t2v", "duration": 5}
@@ -225,3 +228,155 @@ def test_a_field_the_api_does_not_know_is_refused_not_dropped(api):
     error = error_of(response)
     assert "Unknown field" in " ".join(error["fields"]["resolutoin"])
     assert Job.objects.count() == 0
+
+# GET /api/tasks/{id}/ and POST /api/tasks/{id}/retry/.
+
+
+def test_a_task_shows_its_status_progress_and_error(api, user):
+    task = make_task(user=user, status=TaskStatus.IN_PROGRESS, progress=40, last_log="Rendering frame 48/120")
+    body = api.get(f"/api/tasks/{task.pk}/").json()
+    assert (body["id"], body["job"], body["status"], body["progress"], body["last_log"]) == (
+        str(task.pk), str(task.job_id), "in_progress", 40, "Rendering frame 48/120",
+    )
+    assert body["result"] is None and body["retried_from"] is None
+
+
+def test_retrying_a_failed_task_makes_a_new_attempt_that_holds_a_credit(api, user):
+    old = make_task(user=user, status=TaskStatus.FAILED, error_message="boom")
+    response = api.post(f"/api/tasks/{old.pk}/retry/")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["retried_from"] == str(old.pk) and body["status"] == "pending" and body["job"] == str(old.job_id)
+    assert len(queued_tasks("submit_task")) == 1
+    assert Wallet.objects.get(user=user).reserved == 1
+
+
+@pytest.mark.parametrize("status", [TaskStatus.QUEUED, TaskStatus.COMPLETED])
+def test_only_failed_or_cancelled_tasks_can_be_retried(api, user, status):
+    task = make_task(user=user, status=status)
+    response = api.post(f"/api/tasks/{task.pk}/retry/")
+    assert response.status_code == 409 and error_of(response)["code"] == "not_retryable"
+    assert Task.objects.count() == 1
+
+
+def test_a_task_is_retried_once(api, user):
+    old = make_task(user=user, status=TaskStatus.CANCELLED)
+    assert api.post(f"/api/tasks/{old.pk}/retry/").status_code == 201
+    assert api.post(f"/api/tasks/{old.pk}/retry/").status_code == 409
+
+
+def test_a_retry_without_credits_is_402(api, user):
+    task = make_task(user=user, status=TaskStatus.FAILED)
+    fund(user, 0)
+    response = api.post(f"/api/tasks/{task.pk}/retry/")
+    assert response.status_code == 402 and error_of(response)["code"] == "insufficient_credits"
+    assert Task.objects.count() == 1
+
+
+def test_retries_are_throttled_with_job_creation(api, user, settings):
+    settings.API_JOB_CREATE_RATE = "1/minute"
+    first, second = (make_task(user=user, status=TaskStatus.FAILED) for _ in range(2))
+    assert api.post(f"/api/tasks/{first.pk}/retry/").status_code == 201
+    assert error_of(api.post(f"/api/tasks/{second.pk}/retry/"))["code"] == "throttled"
+
+
+def test_another_users_task_is_404(api, other_user):
+    task = make_task(user=other_user, status=TaskStatus.FAILED)
+    assert error_of(api.get(f"/api/tasks/{task.pk}/"))["code"] == "not_found"
+    assert api.post(f"/api/tasks/{task.pk}/retry/").status_code == 404
+    assert Task.objects.count() == 1
+
+
+def test_only_post_retries(api, user):
+    task = make_task(user=user, status=TaskStatus.FAILED)
+    response = api.get(f"/api/tasks/{task.pk}/retry/")
+    assert response.status_code == 405 and error_of(response)["code"] == "method_not_allowed"
+
+
+# GET /api/history/: the gallery as JSON, paginated and filtered.
+
+
+def test_history_lists_my_items_newest_first_in_pages(api, user, other_user):
+    for n in range(3):
+        make_task(user=user, status=TaskStatus.COMPLETED, prompt=f"video {n}")
+    make_task(user=other_user, prompt="frank's")
+    body = api.get("/api/history/", {"page_size": 2}).json()
+    assert "count" not in body and [item["prompt"] for item in body["results"]] == ["video 2", "video 1"]
+    item = body["results"][0]
+    assert set(item) == {"id", "created_at", "job", "prompt", "model", "task"}
+    assert item["task"]["status"] == "completed"
+    older = api.get(body["next"]).json()
+    assert [i["prompt"] for i in older["results"]] == ["video 0"] and older["next"] is None
+    assert [i["prompt"] for i in api.get(older["previous"]).json()["results"]] == ["video 2", "video 1"]
+
+
+def test_history_filters_by_status_and_model(api, user):
+    make_task(user=user, status=TaskStatus.FAILED, prompt="a failed one")
+    make_task(user=user, status=TaskStatus.QUEUED, prompt="a queued veo", model_key="veo-3.1")
+    assert [i["prompt"] for i in api.get("/api/history/", {"status": "failed"}).json()["results"]] == ["a failed one"]
+    assert [i["prompt"] for i in api.get("/api/history/", {"model": "veo-3.1"}).json()["results"]] == ["a queued veo"]
+    both = api.get("/api/history/", {"model": "veo-3.1", "status": "failed"}).json()
+    assert both["results"] == [] and both["next"] is None
+
+
+@pytest.mark.parametrize(("query", "field"), [({"status": "sleeping"}, "status"), ({"model": "sora"}, "model")])
+def test_a_bad_filter_is_400(api, query, field):
+    response = api.get("/api/history/", query)
+    assert response.status_code == 400 and field in error_of(response)["fields"]
+
+
+# GET /api/me/: balance and what is left of today's limit.
+
+
+def test_me_shows_balance_and_quota(api, user, settings):
+    settings.DAILY_VIDEO_LIMITS = {"free": 5, "pro": 50}
+    start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, styles=["anime", "noir"])
+    assert api.get("/api/me/").json() == {
+        "username": "erin", "tier": "free", "balance": 48, "reserved": 2, "daily_limit": 5, "used_today": 2, "remaining_today": 3,
+    }
+    fund(user, 48, tier=Tier.PRO)
+    assert api.get("/api/me/").json()["remaining_today"] == 48
+
+
+def test_me_needs_a_login(client):
+    assert client.get("/api/me/").status_code == 401
+
+
+# Getting a token, and using the API with a session (the browsable API).
+
+
+def test_a_token_for_a_username_and_password(user):
+    client = APIClient()
+    response = client.post("/api/auth/token/", {"username": "erin", "password": "pw"}, format="json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert client.post("/api/auth/token/", {"username": "erin", "password": "pw"}, format="json").json()["token"] == token
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/me/").json()["username"] == "erin"
+
+
+@pytest.mark.parametrize("body", [{"username": "erin", "password": "wrong"}, {"username": "erin"}, ["erin", "pw"]])
+def test_bad_credentials_are_400(user, body):
+    response = APIClient().post("/api/auth/token/", body, format="json")
+    assert response.status_code == 400 and error_of(response)["code"] == "invalid"
+
+
+def test_token_requests_are_throttled(user, settings):
+    settings.API_TOKEN_RATE = "2/minute"
+    client = APIClient()
+    codes = [client.post("/api/auth/token/", {"username": "erin", "password": "wrong"}, format="json").status_code for _ in range(3)]
+    assert codes == [400, 400, 429]
+
+
+def test_a_session_works_and_needs_the_csrf_token(user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get("/api/jobs/").status_code == 200
+    response = client.post("/api/jobs/", {"prompt": "a fox", "model": "kling-3-t2v", "duration": 5}, format="json")
+    assert response.status_code == 403 and "CSRF" in error_of(response)["message"]
+
+
+def test_the_browsable_api_renders(user, client):
+    client.force_login(user)
+    response = client.get("/api/jobs/", headers={"Accept": "text/html"})
+    assert response.status_code == 200 and b"Job List" in response.content
