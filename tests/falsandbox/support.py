@@ -65,10 +65,6 @@ def wait_completed(client: SyncClient, request_id: str, app: str = TEXT_TO_VIDEO
     return wait_for(completed, f"request {request_id} to complete", timeout=timeout, every=0.05)
 
 
-def wait_until(predicate: Any, timeout: float = 15, interval: float = 0.05) -> Any:
-    return wait_for(predicate, "the sandbox", timeout=timeout, every=interval)
-
-
 # --- webhook receiver --------------------------------------------------------
 
 

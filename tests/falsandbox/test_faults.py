@@ -14,8 +14,15 @@ import pytest
 from fal_client.client import Completed, FalClientHTTPError
 
 from devtools.sandbox import SandboxProcess, run_sandbox
+from tests.support import wait_for
 
-from .support import TEXT_TO_VIDEO, SandboxFalClient, WebhookReceiver, verify_webhook, wait_completed, wait_until
+from .support import (
+    TEXT_TO_VIDEO,
+    SandboxFalClient,
+    WebhookReceiver,
+    verify_webhook,
+    wait_completed,
+)
 
 pytestmark = pytest.mark.usefixtures("no_retries")
 
@@ -107,7 +114,7 @@ def test_late_webhook_waits_for_a_completed_poll(fal: SandboxFalClient, sandbox:
     handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("late", "late_webhook"), "duration": "3"},
                         webhook_url=receiver.url)
     # Watch through introspection, which does not count as a poll.
-    wait_until(lambda: sandbox.request(handle.request_id)["status"] == "COMPLETED")
+    wait_for(lambda: sandbox.request(handle.request_id)["status"] == "COMPLETED", "the request to complete", timeout=15)
     time.sleep(0.5)
     assert receiver.for_request(handle.request_id) == []
     assert isinstance(fal.status(TEXT_TO_VIDEO, handle.request_id), Completed)

@@ -19,6 +19,7 @@ from fal_client.client import Completed, FalClientHTTPError, InProgress, Queued,
 from PIL import Image
 
 from devtools.sandbox import SandboxProcess, run_sandbox
+from tests.support import wait_for
 
 from .support import (
     IMAGE_TO_VIDEO,
@@ -29,7 +30,6 @@ from .support import (
     start_receiver,
     verify_webhook,
     wait_completed,
-    wait_until,
 )
 
 pytestmark = pytest.mark.usefixtures("no_retries")
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("no_retries")
 
 def _record_when(sandbox: SandboxProcess, request_id: str, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """The introspection record once ``predicate`` holds (the sandbox logs an answer after the receiver saw it)."""
-    return wait_until(lambda: next((r for r in [sandbox.request(request_id)] if predicate(r)), None))
+    return wait_for(lambda: next((r for r in [sandbox.request(request_id)] if predicate(r)), None), f"request {request_id} to change", timeout=15)
 
 
 @dataclass
@@ -232,7 +232,7 @@ def test_cancel_queued_request_sends_no_webhook(receiver) -> None:
 
 def test_cancel_in_progress_request_sends_error_webhook(fal: SandboxFalClient, sandbox: SandboxProcess, receiver) -> None:
     handle = fal.submit(TEXT_TO_VIDEO, {"prompt": "cancel me while rendering"}, webhook_url=receiver.url)
-    wait_until(lambda: isinstance(handle.status(), InProgress), interval=0.02)
+    wait_for(lambda: isinstance(handle.status(), InProgress), "the request to start", timeout=15, every=0.02)
     fal.cancel(TEXT_TO_VIDEO, handle.request_id)
     completed = wait_completed(fal, handle.request_id)
     assert completed.error == "Request cancelled by user"

@@ -2,7 +2,6 @@
 request id; the file and poster are replaced together and nobody is charged again."""
 
 import hashlib
-import time
 import uuid
 from pathlib import Path
 
@@ -20,18 +19,9 @@ from generation.services import start_generation
 from generation.submission import submit_task
 from history.models import HistoryItem
 from tests.factories import fund, make_task, make_user
-from tests.support import queued_tasks, run_admin_action, run_queued_tasks
+from tests.support import queued_tasks, run_admin_action, run_queued_tasks, wait_until_rendered
 
 pytestmark = pytest.mark.django_db
-
-
-def wait_until_done(sandbox, request_id, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sandbox.request(request_id)["status"] == "COMPLETED":
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"sandbox request {request_id} did not finish")
 
 
 def completed_video(sandbox, prompt="a kite over the dunes") -> Task:
@@ -43,7 +33,7 @@ def completed_video(sandbox, prompt="a kite over the dunes") -> Task:
     task = job.tasks.get()
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    wait_until_done(sandbox, task.request_id)
+    wait_until_rendered(sandbox, task.request_id)
     refresh_from_provider(task_id=task.pk)
     download_result(task_id=task.pk)
     task.refresh_from_db()

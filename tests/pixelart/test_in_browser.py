@@ -3,7 +3,6 @@ sandbox): from a finished video's detail page, make pixel art, watch its progres
 into the frame grid and the animated preview without a reload, and use a frame as the
 input image of a new video."""
 
-import time
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -12,7 +11,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox import run_sandbox
 from tests.stack import running_stack
-from tests.support import browser_log_in
+from tests.support import browser_log_in, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +20,6 @@ pytestmark = pytest.mark.e2e
 def quick_sandbox():
     with run_sandbox(seconds=1.0) as process:
         yield process
-
-
-def wait_for(browser, condition, seconds=60, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition(browser):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {seconds} s")
 
 
 def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, quick_sandbox, tmp_path):
@@ -47,9 +37,9 @@ def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, qui
         browser.find_element(By.CSS_SELECTOR, "form.generate button[type=submit]").click()
         WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/history/"))
         wait_for(
-            browser,
-            lambda b: b.execute_script("var c = document.querySelector('article.card'); return c && c.dataset.status") == "completed",
-            what="the video completed",
+            lambda: browser.execute_script("var c = document.querySelector('article.card'); return c && c.dataset.status") == "completed",
+            "the video completed",
+            timeout=60,
         )
         item_id = browser.find_element(By.CSS_SELECTOR, "article.card").get_attribute("id").removeprefix("card-")
 
@@ -63,14 +53,14 @@ def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, qui
         browser.execute_script("window.stillTheSamePage = true")
 
         wait_for(
-            browser,
-            lambda b: b.execute_script("var a = document.querySelector('.pixel-art-result'); return a && a.dataset.status") == "completed",
-            what="the pixel art completed",
+            lambda: browser.execute_script("var a = document.querySelector('.pixel-art-result'); return a && a.dataset.status") == "completed",
+            "the pixel art completed",
+            timeout=60,
         )
         assert browser.execute_script("return window.stillTheSamePage") is True  # the section refreshed itself
         assert len(browser.find_elements(By.CSS_SELECTOR, ".frame-grid .frame")) == 6
         preview = browser.find_element(By.CSS_SELECTOR, ".pixel-art-result img.preview")
-        wait_for(browser, lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview) == 32, 15, "the GIF loaded")
+        wait_for(lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview) == 32, "the GIF loaded", timeout=15)
         assert browser.find_element(By.ID, "pixel-art").get_attribute("hx-trigger") is None  # nothing left to watch
 
         browser.find_elements(By.LINK_TEXT, "Use as input image")[5].click()
