@@ -98,6 +98,7 @@ class Engine:
                 request.status = COMPLETED
                 request.failure = cancelled_failure()
                 request.finished_at = time.time()
+                self.store.leave_flight(request)
             request.wake.set()
         log_line(f"cancel {request.id} ({'removed from queue' if request.removed else 'stopping render'})")
         return "CANCELLATION_REQUESTED"
@@ -253,6 +254,7 @@ class Engine:
             request.failure = failure
             request.status = COMPLETED
             request.finished_at = time.time()
+            self.store.leave_flight(request)
             if failure is None:
                 request.add_log("Video ready")
                 self.store.counters["completed"] += 1

@@ -82,6 +82,8 @@ class SandboxRequest:
     removed: bool = False
     # Dropped by /_sandbox/reset or shutdown: its worker must stop without side effects.
     discarded: bool = False
+    # Counted out of its endpoint's requests in flight (see Store.leave_flight).
+    left_flight: bool = False
     # The id of the gateway's last attempt: request_id unless fal retried internally.
     gateway_request_id: str = ""
     webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
@@ -123,11 +125,29 @@ class Store:
         self._by_file: dict[str, str] = {}
         self.counters: Counter[str] = Counter()
         self.rejected_submits: list[dict[str, Any]] = []
+        # Per endpoint: accepted submits, requests in flight now (accepted and not yet
+        # completed) and the most ever in flight at once -- what a client's
+        # concurrency cap is checked against.
+        self.submits: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
 
     def add(self, request: SandboxRequest) -> None:
         with self.lock:
             self._requests[request.id] = request
             self.counters["submissions"] += 1
+            endpoint = request.application
+            self.submits[endpoint] += 1
+            self.in_flight[endpoint] += 1
+            self.max_in_flight[endpoint] = max(self.max_in_flight[endpoint], self.in_flight[endpoint])
+
+    def leave_flight(self, request: SandboxRequest) -> None:
+        """The request completed (done, failed or cancelled): no longer in flight."""
+        with self.lock:
+            if request.left_flight or request.discarded:
+                return
+            request.left_flight = True
+            self.in_flight[request.application] -= 1
 
     def get(self, request_id: str) -> Optional[SandboxRequest]:
         with self.lock:
@@ -167,6 +187,9 @@ class Store:
             self._by_file.clear()
             self.counters.clear()
             self.rejected_submits.clear()
+            self.submits.clear()
+            self.in_flight.clear()
+            self.max_in_flight.clear()
             return dropped
 
     def snapshot(self, request: SandboxRequest) -> dict[str, Any]:
@@ -206,4 +229,7 @@ class Store:
             stats["in_queue"] = statuses[IN_QUEUE]
             stats["in_progress"] = statuses[IN_PROGRESS]
             stats["rejected_submits"] = [dict(item) for item in self.rejected_submits]
+            stats["submits"] = dict(self.submits)
+            stats["in_flight"] = {name: count for name, count in self.in_flight.items() if count}
+            stats["max_in_flight"] = dict(self.max_in_flight)
             return stats

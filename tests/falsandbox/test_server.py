@@ -274,6 +274,37 @@ def test_bad_command_line_fails_with_a_clear_error() -> None:
         with run_sandbox(faults="not_a_fault=0.5"):
             pass
 
+def test_stats_count_requests_in_flight_per_endpoint() -> None:
+    """`/_sandbox/stats` counts accepted submits and requests in flight per endpoint,
+    and keeps the most it ever saw in flight at once (a cancelled queued request and a
+    completed one both leave the flight)."""
+    with run_sandbox(seconds=1.0) as sandbox:
+        def submit(application: str, prompt: str) -> str:
+            response = httpx.post(
+                f"{sandbox.url}/{application}", json={"prompt": prompt, "duration": "3"}, headers=KEY
+            )
+            assert response.status_code == 200
+            return response.json()["request_id"]
+
+        first = submit(TEXT_TO_VIDEO, "one")
+        submit(TEXT_TO_VIDEO, "two")
+        submit(TEXT_TO_VIDEO, "three")
+        stats = sandbox.stats()
+        assert stats["in_flight"] == {TEXT_TO_VIDEO: 3}
+        cancelled = httpx.put(
+            f"{sandbox.url}/fal-ai/kling-video/requests/{first}/cancel", headers=KEY
+        )
+        assert cancelled.status_code == 202
+        assert sandbox.stats()["in_flight"] == {TEXT_TO_VIDEO: 2}
+
+        wait_for(lambda: not sandbox.stats()["in_flight"], "the requests to complete", timeout=60)
+        submit(TEXT_TO_VIDEO, "four")
+        stats = sandbox.stats()
+        assert stats["submits"] == {TEXT_TO_VIDEO: 4}
+        assert stats["max_in_flight"] == {TEXT_TO_VIDEO: 3}
+        assert stats["in_flight"] == {TEXT_TO_VIDEO: 1}
+
+
 # The sandbox behaves like fal: it knows fal's endpoints and their published schemas,
 # refuses what fal refuses where fal refuses it, and answers in fal's shapes.
 
