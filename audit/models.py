@@ -17,6 +17,8 @@ class Action(models.TextChoices):
     GRANT_CREDITS = "grant_credits", "Grant or take credits"
     SUSPEND_USER = "suspend_user", "Suspend user"
     REINSTATE_USER = "reinstate_user", "Reinstate user"
+    OPEN_BREAKER = "open_breaker", "Open a provider group's breaker"
+    CLOSE_BREAKER = "close_breaker", "Close a provider group's breaker"
 
 
 class Result(models.TextChoices):

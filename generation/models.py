@@ -10,7 +10,15 @@ from django.utils import timezone
 from generation.catalog import get_model, model_choices
 # The state machine lives with the function that moves a task; its names are also
 # importable from here, where the field that holds them is.
-from generation.transitions import ALLOWED_TRANSITIONS, AT_PROVIDER, FINISHED, RETRYABLE, TaskStatus  # noqa: F401
+from generation.transitions import (  # noqa: F401
+    ALLOWED_TRANSITIONS,
+    AT_PROVIDER,
+    FINISHED,
+    IN_FLIGHT,
+    RETRYABLE,
+    TaskStatus,
+    Waiting,
+)
 
 
 class ErrorKind(models.TextChoices):
@@ -98,6 +106,8 @@ class Task(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_by"
     )
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True)
+    # While PENDING: why it is not sent yet (its provider group's cap, or its breaker).
+    waiting = models.CharField(max_length=16, choices=Waiting.choices, blank=True, default=Waiting.NOT_WAITING)
 
     # Which variant of its job this task makes (see generation.planning).
     variant_index = models.PositiveSmallIntegerField(default=0)

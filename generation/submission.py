@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from generation import fal, polling
 from generation.fal import ProviderError
-from generation.models import Job, Task, TaskStatus
+from generation.models import Job, Task, TaskStatus, Waiting
 from generation.tasks import enqueue_cancel_at_provider, enqueue_submit_task
-from generation.transitions import TransitionRefused, transition_task, try_transition_task
+from generation.transitions import TransitionRefused, mark_waiting, transition_task, try_transition_task
+from operations import services as guardrails
 
 logger = logging.getLogger(__name__)
 
@@ -79,19 +80,29 @@ def retry_delay(attempt: int) -> timedelta:
 
 def submit_task(*, task_id: UUID | str) -> None:
     """Send a pending task to the provider. Safe to run twice: only the run that
-    claims the task (PENDING -> SUBMITTING) calls the provider."""
+    claims the task (PENDING -> SUBMITTING) calls the provider, and it claims it only
+    with a slot of its provider group (see operations.services.take_slot); otherwise
+    the task waits, and is queued again when a slot frees or its wait is over."""
     now = timezone.now()
-    try:
+    with transaction.atomic():
+        # Task row first, then its group's (the order every guardrail takes them in).
+        pending = Task.objects.select_for_update().filter(pk=task_id, status=TaskStatus.PENDING).first()
+        if pending is None:
+            return
+        decision = guardrails.take_slot(task=pending, now=now)
+        if not decision.granted:
+            mark_waiting(pending.pk, reason=decision.reason, until=decision.retry_at)
+            if decision.retry_at is not None:
+                enqueue_submit_task(pending.pk, run_after=decision.retry_at)
+            return
         task = transition_task(
-            task_id,
+            pending.pk,
             TaskStatus.SUBMITTING,
             only_from=[TaskStatus.PENDING],
             submit_attempts=lambda t: t.submit_attempts + 1,
             lease_until=now + timedelta(seconds=settings.SUBMIT_GRACE_SECONDS),
             next_attempt_at=None,
         )
-    except (TransitionRefused, Task.DoesNotExist):
-        return
 
     try:
         request_id = fal.submit(
@@ -101,6 +112,7 @@ def submit_task(*, task_id: UUID | str) -> None:
         _after_submit_error(task, error)
         return
 
+    guardrails.record_provider_success(endpoint=task.endpoint)
     submitted_at = timezone.now()
     try:
         transition_task(
@@ -124,6 +136,9 @@ def submit_task(*, task_id: UUID | str) -> None:
 
 def _after_submit_error(task: Task, error: ProviderError) -> None:
     logger.warning("submit of task %s failed (%s): %s", task.pk, error.kind, error.detail)
+    group = None
+    if guardrails.is_provider_side(kind=error.kind, status_code=error.status_code):
+        group = guardrails.record_provider_failure(endpoint=task.endpoint, status_code=error.status_code, detail=error.detail)
     if error.request_may_exist:
         # The request may have reached the provider: resubmitting now could pay for
         # it twice. Stay SUBMITTING; its webhook (the URL names the task) claims it,
@@ -133,6 +148,22 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
         )
         return
     fields = {"error_kind": error.kind, "error_message": error.message, "error_detail": error.detail}
+    if group is not None and not group.is_closed:
+        # The model is unavailable: the task waits for it instead of failing, and
+        # starts again from its first attempt once the breaker lets it through.
+        with transaction.atomic():
+            if try_transition_task(
+                task.pk,
+                TaskStatus.PENDING,
+                only_from=[TaskStatus.SUBMITTING],
+                waiting=Waiting.BREAKER,
+                submit_attempts=0,
+                next_attempt_at=group.probe_after,
+                lease_until=None,
+                **fields,
+            ) and group.probe_after is not None:
+                enqueue_submit_task(task.pk, run_after=group.probe_after)
+        return
     # A refused move below means the task was cancelled or claimed by a webhook meanwhile.
     if error.retryable and task.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS:
         run_after = timezone.now() + retry_delay(task.submit_attempts)

@@ -31,9 +31,19 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class Waiting(models.TextChoices):
+    """Why a PENDING task is not being sent yet (a sub-state of PENDING; "" otherwise)."""
+
+    NOT_WAITING = "", "Not waiting"
+    SLOT = "slot", "Waiting for a free slot"
+    BREAKER = "breaker", "Model unavailable"
+
+
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 # At the provider, or possibly so: these may cost money and must not be resubmitted.
 AT_PROVIDER = frozenset({TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
+# Holding one of its provider group's slots: sent, being sent, or possibly sent.
+IN_FLIGHT = frozenset({TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
 # What may be retried: a new attempt is made of it (see `new_attempt`).
 RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 
@@ -127,7 +137,10 @@ def transition_task(
         if not can_move(task.status, to) or (only_from is not None and task.status not in set(only_from)):
             raise TransitionRefused(task, to)
         now = timezone.now()
+        left_flight = task.status in IN_FLIGHT and to not in IN_FLIGHT
         task.status = to
+        if to != TaskStatus.PENDING:
+            task.waiting = Waiting.NOT_WAITING
         for name, value in changes.items():
             # A callable computes the new value from the locked row (e.g. a counter).
             setattr(task, name, value(task) if callable(value) else value)
@@ -141,7 +154,24 @@ def transition_task(
                 task.progress = 100
             settle_task(task=task)  # charge or release its credits, in this transaction
         task.save()
+        if left_flight:
+            # operations imports the models too. Its slot is free the moment this
+            # commits; the next task waiting for it is queued in the same transaction.
+            from operations.services import slot_freed
+
+            slot_freed(endpoint=task.endpoint)
     return task
+
+
+def mark_waiting(task_id: UUID | str, *, reason: Waiting, until=None) -> bool:
+    """Record why a PENDING task is not sent yet (and when it looks again, if known).
+    A no-op once the task has left PENDING."""
+    updated = (
+        _task_model()
+        .objects.filter(pk=task_id, status=TaskStatus.PENDING)
+        .update(waiting=reason, next_attempt_at=until, updated_at=timezone.now())
+    )
+    return updated == 1
 
 
 def try_transition_task(

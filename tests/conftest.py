@@ -17,6 +17,7 @@ def _isolated(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens: unit tests apply webhooks themselves
     settings.RETRY_BASE_SECONDS = 0.01
+    settings.PROVIDER_MIN_INTERVAL_SECONDS = 0  # tests that mean to see the interval set it
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
     cache.clear()
     _make_client.cache_clear()

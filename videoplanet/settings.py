@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "pixelart",
     "accounts",
     "audit",
+    "operations",
     "api",
     "axes",
 ]
@@ -224,6 +225,18 @@ SUBMIT_MAX_ATTEMPTS = env.int("SUBMIT_MAX_ATTEMPTS", default=5)
 DOWNLOAD_MAX_ATTEMPTS = env.int("DOWNLOAD_MAX_ATTEMPTS", default=5)
 CANCEL_MAX_ATTEMPTS = env.int("CANCEL_MAX_ATTEMPTS", default=4)
 RETRY_BASE_SECONDS = env.float("RETRY_BASE_SECONDS", default=2.0)
+
+# --- provider guardrails (operations) -----------------------------------------
+# Each provider group (a model family, or a whole account: the catalog's `group`) has
+# at most PROVIDER_MAX_IN_FLIGHT requests at the provider and waits
+# PROVIDER_MIN_INTERVAL_SECONDS between two submits; these are the defaults a group
+# starts with, and staff change each group's figures in the admin.
+PROVIDER_MAX_IN_FLIGHT = env.int("PROVIDER_MAX_IN_FLIGHT", default=3)
+PROVIDER_MIN_INTERVAL_SECONDS = env.float("PROVIDER_MIN_INTERVAL_SECONDS", default=1.0 if FAL_USE_SANDBOX else 3.0)
+# A group's circuit breaker opens after this many provider-side failures in a row (at
+# once for an account refusal) and lets one probe through after the cool-down.
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
+BREAKER_COOLDOWN_SECONDS = env.int("BREAKER_COOLDOWN_SECONDS", default=60)
 
 # Jobs per gallery page: a job's cards are never split across pages.
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=12)

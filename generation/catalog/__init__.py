@@ -13,7 +13,8 @@ from generation.catalog.spec import (
 
 __all__ = [
     "DEFAULT_MODEL_KEY", "END_IMAGE_PLACEHOLDER", "expected_seconds_for", "IMAGE_PLACEHOLDER", "IMAGE_TO_VIDEO", "MODELS",
-    "PROMPT_MAX_CHARS", "TEXT_TO_VIDEO", "ModelSpec", "describe", "get_model", "model_choices",
+    "PROMPT_MAX_CHARS", "TEXT_TO_VIDEO", "ModelSpec", "describe", "endpoints_in_group", "get_model", "group_for_endpoint",
+    "model_choices",
 ]
 
 PROMPT_MAX_CHARS = 1000
@@ -31,6 +32,18 @@ def expected_seconds_for(endpoint: str) -> int:
     """The usual generation time of the model behind an endpoint (a default for one
     no longer offered)."""
     return next((m.expected_seconds for m in MODELS if m.endpoint == endpoint), ModelSpec.expected_seconds)
+
+
+def group_for_endpoint(endpoint: str) -> str:
+    """The concurrency group of the model behind an endpoint; an endpoint no longer
+    offered is a group of its own."""
+    return next((m.group for m in MODELS if m.endpoint == endpoint), endpoint)
+
+
+def endpoints_in_group(group: str) -> list[str]:
+    """Every endpoint whose requests count against `group`'s cap."""
+    endpoints = sorted({m.endpoint for m in MODELS if m.group == group})
+    return endpoints or [group]
 
 
 def model_choices() -> list[tuple[str, str]]:

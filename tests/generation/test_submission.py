@@ -5,10 +5,11 @@ import pytest
 
 from generation import fal
 from generation.catalog import MODELS
-from generation.models import ErrorKind, Task, TaskStatus
+from generation.models import ErrorKind, Task, TaskStatus, Waiting
 from generation.reconcile import refresh_from_provider
 from generation.services import cancel_task
 from generation.submission import submit_task, webhook_url_for
+from operations.models import BreakerState, ProviderGroup
 from tests.factories import make_task
 from tests.support import queued_tasks, run_queued_tasks, wait_until_rendered
 
@@ -86,13 +87,15 @@ def test_a_request_the_model_refuses_is_accepted_then_fails_with_the_models_reas
     assert task.error_message == "The model refused these settings. Image: is required."
 
 
-def test_a_locked_fal_account_fails_the_task_as_quota(sandbox):
+def test_a_locked_fal_account_holds_the_task_back_instead_of_failing_it(sandbox):
     task = make_task(prompt="no balance left #fault:account_locked")
     submit_task(task_id=task.pk)
     task.refresh_from_db()
-    assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.QUOTA)
-    assert task.error_message == "The video service account has run out of credit."
+    # An account refusal opens the group's breaker at once: the task waits for it.
+    assert (task.status, task.waiting, task.error_kind) == (TaskStatus.PENDING, Waiting.BREAKER, ErrorKind.QUOTA)
+    assert task.submit_attempts == 0 and task.next_attempt_at is not None
     assert "User is locked" in task.error_detail
+    assert ProviderGroup.objects.get(name="kling").breaker == BreakerState.OPEN
 
 
 def test_an_unreachable_provider_is_a_retryable_network_error(settings):

@@ -1,0 +1,62 @@
+"""Provider groups for staff: each group's cap, interval and breaker, what it has in
+flight and waiting now, and the actions that open or close its breaker by hand (each
+through its service, each recorded in the audit log)."""
+
+from django.contrib import admin
+
+from audit.admin import StaffActionsShown
+from audit.admin_actions import staff_action
+from audit.models import Action, Result
+from audit.services import Outcome
+from operations.models import BreakerState, ProviderGroup
+from operations.services import close_breaker_by_hand, in_flight_count, open_breaker_by_hand, waiting_tasks
+
+
+def _open(group: ProviderGroup) -> Outcome:
+    if group.breaker == BreakerState.OPEN and group.opened_by_hand:
+        return Outcome(Result.UNCHANGED, "Already held open.", "unchanged")
+    open_breaker_by_hand(name=group.name)
+    return Outcome(Result.DONE, "Breaker open: its tasks wait until it is closed.", "opened")
+
+
+def _close(group: ProviderGroup) -> Outcome:
+    if group.breaker == BreakerState.CLOSED:
+        return Outcome(Result.UNCHANGED, "Already closed.", "unchanged")
+    woken = close_breaker_by_hand(name=group.name)
+    return Outcome(Result.DONE, f"Breaker closed; {len(woken)} waiting task(s) sent on.", "closed")
+
+
+@admin.register(ProviderGroup)
+class ProviderGroupAdmin(StaffActionsShown, admin.ModelAdmin):
+    list_display = [
+        "name", "breaker", "in_flight", "waiting", "max_in_flight", "min_interval_seconds",
+        "consecutive_failures", "probe_after", "last_submit_at",
+    ]
+    list_filter = ["breaker"]
+    readonly_fields = [
+        "breaker", "consecutive_failures", "opened_at", "probe_after", "probe_task", "opened_by_hand",
+        "last_failure", "last_submit_at", "in_flight", "waiting", "staff_actions",
+    ]
+    actions = ["open_breaker", "close_breaker"]
+
+    open_breaker = staff_action(
+        action=Action.OPEN_BREAKER,
+        description="Open the breaker of selected groups",
+        explanation="New and waiting tasks of the group stay queued, their cards saying the model is unavailable, "
+        "until someone closes it.",
+        run=lambda group, data, actor, entry: _open(group),
+    )
+    close_breaker = staff_action(
+        action=Action.CLOSE_BREAKER,
+        description="Close the breaker of selected groups",
+        explanation="The group's waiting tasks are sent on, as many as its cap allows.",
+        run=lambda group, data, actor, entry: _close(group),
+    )
+
+    @admin.display(description="in flight")
+    def in_flight(self, group: ProviderGroup) -> int:
+        return in_flight_count(group.name)
+
+    @admin.display(description="waiting")
+    def waiting(self, group: ProviderGroup) -> int:
+        return waiting_tasks(group.name).count()

@@ -1,0 +1,56 @@
+"""What keeps us within the provider's limits: per provider group, its cap on requests
+in flight, the minimum interval between two submits, and its circuit breaker.
+
+A group's row is the lock that every worker on every machine takes to decide whether
+a task may be sent (see `operations.services`); the requests in flight are counted
+from the task rows themselves, so a slot can never leak: it is free the moment its
+task leaves SUBMITTING, QUEUED or IN_PROGRESS."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+def _default_cap() -> int:
+    return settings.PROVIDER_MAX_IN_FLIGHT
+
+
+def _default_interval() -> float:
+    return settings.PROVIDER_MIN_INTERVAL_SECONDS
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed (sending)"
+    OPEN = "open", "Open (holding tasks)"
+    HALF_OPEN = "half_open", "Half open (one probe request)"
+
+
+class ProviderGroup(models.Model):
+    """A model family, or a whole provider account, whose requests are capped together
+    (the catalog's `ModelSpec.group`). Made with the settings' defaults on first use;
+    staff change a group's figures in the admin."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    max_in_flight = models.PositiveIntegerField(default=_default_cap, help_text="Requests at the provider at once.")
+    min_interval_seconds = models.FloatField(default=_default_interval, help_text="Between two submits to this group.")
+    last_submit_at = models.DateTimeField(null=True, blank=True)
+
+    breaker = models.CharField(max_length=16, choices=BreakerState.choices, default=BreakerState.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    # When an open breaker lets one probe through; empty while staff hold it open.
+    probe_after = models.DateTimeField(null=True, blank=True)
+    probe_task = models.UUIDField(null=True, blank=True, help_text="The task sent as the probe while half open.")
+    last_failure = models.TextField(blank=True, help_text="What the provider last answered when it failed.")
+    opened_by_hand = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.breaker == BreakerState.CLOSED

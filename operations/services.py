@@ -1,0 +1,223 @@
+"""Provider guardrails: who may send a request now (the group's cap, its minimum
+interval, its circuit breaker), who is next when a slot frees, and what a provider
+failure or success does to the breaker.
+
+Every decision is taken holding the group's row (`SELECT … FOR UPDATE`), so that all
+workers on all machines see one queue. Locks are always taken task row first, then
+group row (the submit step), or the group row alone (everything else), so two
+workers never wait on each other in a circle."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from credits.models import Tier
+from generation.catalog import endpoints_in_group, group_for_endpoint
+from generation.models import IN_FLIGHT, Task, TaskStatus, Waiting
+from generation.tasks import enqueue_submit_task
+from operations.models import BreakerState, ProviderGroup
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlotDecision:
+    granted: bool
+    reason: str = Waiting.NOT_WAITING
+    # When the task should look again by itself; None: it is woken when a slot frees.
+    retry_at: datetime | None = None
+
+
+def locked_group(name: str) -> ProviderGroup:
+    """The group's row, made with the defaults on first use, locked until the caller's
+    transaction ends."""
+    ProviderGroup.objects.get_or_create(name=name)
+    return ProviderGroup.objects.select_for_update().get(name=name)
+
+
+def _ranked(queryset: QuerySet[Task]) -> QuerySet[Task]:
+    """Tasks with their owner's tier as a number: a higher tier goes first."""
+    rank = Case(
+        *[When(job__user__wallet__tier=tier, then=Value(index)) for index, tier in enumerate(Tier.values)],
+        default=Value(0),
+    )
+    return queryset.annotate(tier_rank=rank)
+
+
+def waiting_tasks(group: str) -> QuerySet[Task]:
+    """The tasks waiting for this group, in the order they get a slot: higher tier
+    first, then oldest first."""
+    waiting = Task.objects.filter(status=TaskStatus.PENDING, endpoint__in=endpoints_in_group(group)).exclude(
+        waiting=Waiting.NOT_WAITING
+    )
+    return _ranked(waiting).order_by("-tier_rank", "created_at", "pk")
+
+
+def in_flight_count(group: str) -> int:
+    return Task.objects.filter(status__in=IN_FLIGHT, endpoint__in=endpoints_in_group(group)).count()
+
+
+def _ahead_of(task: Task, group: str) -> int:
+    """How many waiting tasks come before this one."""
+    mine = _ranked(Task.objects.filter(pk=task.pk)).values_list("tier_rank", flat=True).get()
+    earlier = Q(tier_rank=mine) & (Q(created_at__lt=task.created_at) | Q(created_at=task.created_at, pk__lt=task.pk))
+    return waiting_tasks(group).exclude(pk=task.pk).filter(Q(tier_rank__gt=mine) | earlier).count()
+
+
+def take_slot(*, task: Task, now: datetime) -> SlotDecision:
+    """Whether `task` (a PENDING task whose row the caller holds locked) may be sent
+    now; if so its group counts the submit. Call inside the caller's transaction: the
+    slot is the task's once the caller moves it to SUBMITTING in that transaction."""
+    group = locked_group(group_for_endpoint(task.endpoint))
+    probe = False
+    if group.breaker == BreakerState.OPEN:
+        if group.probe_after is None or now < group.probe_after:
+            first = group.probe_after is not None and _ahead_of(task, group.name) == 0
+            return SlotDecision(False, Waiting.BREAKER, group.probe_after if first else None)
+        probe = True
+    elif group.breaker == BreakerState.HALF_OPEN:
+        if group.probe_task != task.pk and _probe_pending(group):
+            return SlotDecision(False, Waiting.BREAKER)
+        probe = True
+
+    in_flight = in_flight_count(group.name)
+    # A probe is any one task: the queue's order resumes once the breaker closes.
+    ahead = 0 if probe else _ahead_of(task, group.name)
+    if in_flight + ahead >= group.max_in_flight:
+        return SlotDecision(False, Waiting.SLOT)
+    if group.min_interval_seconds > 0 and group.last_submit_at is not None:
+        interval = timedelta(seconds=group.min_interval_seconds)
+        next_at = group.last_submit_at + interval
+        if now < next_at:
+            return SlotDecision(False, Waiting.SLOT, next_at + interval * ahead)
+
+    group.last_submit_at = now
+    fields = ["last_submit_at"]
+    if probe:
+        group.breaker, group.probe_task = BreakerState.HALF_OPEN, task.pk
+        fields += ["breaker", "probe_task"]
+        logger.info("breaker of %s half open: task %s is the probe", group.name, task.pk)
+    group.save(update_fields=fields)
+    return SlotDecision(True)
+
+
+def _probe_pending(group: ProviderGroup) -> bool:
+    """Whether the probe has yet to decide (it decides when its submit is answered)."""
+    return Task.objects.filter(pk=group.probe_task, status__in=[TaskStatus.PENDING, TaskStatus.SUBMITTING]).exists()
+
+
+def slot_freed(*, endpoint: str) -> None:
+    """A task of this endpoint's group left the provider: once that commits, queue the
+    next waiting tasks. Taken after the commit, and under the group's lock, so that a
+    task deciding to wait at this very moment is seen (it holds the lock until its
+    wait is recorded)."""
+    transaction.on_commit(partial(wake_waiting, group=group_for_endpoint(endpoint)))
+
+
+def wake_waiting(*, group: str) -> list[UUID]:
+    """Queue the submit step of as many waiting tasks as there are free slots, first
+    in line first. Returns their ids."""
+    with transaction.atomic():
+        row = locked_group(group)
+        if row.breaker != BreakerState.CLOSED:
+            return []
+        free = row.max_in_flight - in_flight_count(group)
+        woken = list(waiting_tasks(group).values_list("pk", flat=True)[: max(free, 0)])
+        for task_id in woken:
+            enqueue_submit_task(task_id)
+    return woken
+
+
+# --- the circuit breaker -------------------------------------------------------------
+
+
+def is_account_refusal(*, status_code: int | None) -> bool:
+    """The provider refuses the account itself (a bad key, a locked or empty account)."""
+    return status_code in (401, 402, 403)
+
+
+def is_provider_side(*, kind: str, status_code: int | None) -> bool:
+    """A failure that says the provider is unwell rather than that our request is wrong."""
+    from generation.models import ErrorKind
+
+    if is_account_refusal(status_code=status_code):
+        return True
+    return kind in (ErrorKind.PROVIDER, ErrorKind.TIMEOUT, ErrorKind.NETWORK) and (status_code is None or status_code >= 500)
+
+
+def record_provider_failure(*, endpoint: str, status_code: int | None, detail: str, now: datetime | None = None) -> ProviderGroup:
+    """Count a provider-side failure against the endpoint's group; open its breaker at
+    the threshold, at once for an account refusal, and again if the probe failed.
+    Returns the group as it now is."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        group = locked_group(group_for_endpoint(endpoint))
+        group.consecutive_failures += 1
+        group.last_failure = detail[:2000]
+        if group.breaker != BreakerState.OPEN and (
+            group.breaker == BreakerState.HALF_OPEN
+            or is_account_refusal(status_code=status_code)
+            or group.consecutive_failures >= settings.BREAKER_FAILURE_THRESHOLD
+        ):
+            group.breaker = BreakerState.OPEN
+            group.opened_at = now
+            group.probe_after = now + timedelta(seconds=settings.BREAKER_COOLDOWN_SECONDS)
+            group.probe_task = None
+            group.opened_by_hand = False
+            logger.warning("breaker of %s opened after %d failures: %s", group.name, group.consecutive_failures, detail[:200])
+        group.save()
+    return group
+
+
+def record_provider_success(*, endpoint: str) -> None:
+    """The provider accepted a request: the failure count starts again, and a probe's
+    success closes the breaker."""
+    name = group_for_endpoint(endpoint)
+    if ProviderGroup.objects.filter(name=name, breaker=BreakerState.CLOSED, consecutive_failures=0).exists():
+        return  # the usual case: nothing to write
+    with transaction.atomic():
+        group = locked_group(name)
+        if group.breaker == BreakerState.OPEN:
+            return  # held open (by staff, or by a failure since): this success does not decide
+        was_closed = group.breaker == BreakerState.CLOSED
+        _close(group)
+    if not was_closed:
+        logger.info("breaker of %s closed: the probe was accepted", name)
+        wake_waiting(group=name)
+
+
+def _close(group: ProviderGroup) -> None:
+    group.breaker = BreakerState.CLOSED
+    group.consecutive_failures = 0
+    group.probe_after = None
+    group.probe_task = None
+    group.opened_by_hand = False
+    group.save()
+
+
+def open_breaker_by_hand(*, name: str) -> None:
+    """Staff hold the group's tasks back until they close it again."""
+    with transaction.atomic():
+        group = locked_group(name)
+        group.breaker = BreakerState.OPEN
+        group.opened_at = timezone.now()
+        group.probe_after = None
+        group.probe_task = None
+        group.opened_by_hand = True
+        group.save()
+
+
+def close_breaker_by_hand(*, name: str) -> list[UUID]:
+    """Staff let the group's tasks go again; the first waiting ones are queued at once."""
+    with transaction.atomic():
+        _close(locked_group(name))
+    return wake_waiting(group=name)

@@ -1,0 +1,130 @@
+"""Provider guardrails through the real submit step and the sandbox: the cap on
+requests in flight per group, the order of the queue, the minimum interval, and the
+circuit breaker's open, hold, probe and close."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+from django.utils import timezone
+
+from credits.models import Tier
+from generation.models import ErrorKind, Task, TaskStatus, Waiting
+from generation.services import cancel_task
+from generation.submission import submit_task
+from operations.models import BreakerState, ProviderGroup
+from operations.services import close_breaker_by_hand, open_breaker_by_hand
+from tests.factories import fund, make_task, make_user
+from tests.support import queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def woken() -> set[str]:
+    """The tasks whose submit step is queued to run now."""
+    ready = DBTaskResult.objects.ready().filter(task_path__endswith=".submit_task")
+    return {result.task_result.args[0] for result in ready}
+
+
+def submitted(*tasks: Task) -> list[Task]:
+    for task in tasks:
+        submit_task(task_id=task.pk)
+    return [Task.objects.get(pk=task.pk) for task in tasks]
+
+
+def test_the_fourth_task_of_a_group_waits_for_a_free_slot(sandbox):
+    tasks = submitted(*(make_task(prompt=f"cap {n}") for n in range(4)))
+    assert [t.status for t in tasks] == [TaskStatus.QUEUED] * 3 + [TaskStatus.PENDING]
+    assert tasks[3].waiting == Waiting.SLOT and tasks[3].next_attempt_at is None
+    # Another family has slots of its own.
+    (other,) = submitted(make_task(model_key="veo-3.1", prompt="cap other group"))
+    assert other.status == TaskStatus.QUEUED
+
+
+def test_a_cancelled_task_frees_its_slot_at_once(sandbox, django_capture_on_commit_callbacks):
+    tasks = submitted(*(make_task(prompt=f"free {n}") for n in range(4)))
+    assert woken() == set()
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=tasks[0])
+    assert woken() == {str(tasks[3].pk)}
+    (last,) = submitted(tasks[3])
+    assert (last.status, last.waiting) == (TaskStatus.QUEUED, Waiting.NOT_WAITING)
+
+
+def test_a_higher_tier_goes_first_then_the_oldest(sandbox, settings, django_capture_on_commit_callbacks):
+    settings.PROVIDER_MAX_IN_FLIGHT = 1
+    free_user, pro_user = make_user(), make_user()
+    fund(free_user, 10)
+    fund(pro_user, 10, tier=Tier.PRO)
+    (running,) = submitted(make_task(prompt="order running"))
+    older_free = make_task(user=free_user, prompt="order older free")
+    newer_free = make_task(user=free_user, prompt="order newer free")
+    newest_pro = make_task(user=pro_user, prompt="order newest pro")
+    assert all(t.waiting == Waiting.SLOT for t in submitted(older_free, newer_free, newest_pro))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=running)
+    assert woken() == {str(newest_pro.pk)}
+    # Whoever runs first, only the first in line gets the slot.
+    assert [t.status for t in submitted(newer_free, newest_pro)] == [TaskStatus.PENDING, TaskStatus.QUEUED]
+
+
+def test_submits_to_one_group_keep_the_minimum_interval(sandbox, settings):
+    settings.PROVIDER_MIN_INTERVAL_SECONDS = 30
+    first, second = submitted(make_task(prompt="interval one"), make_task(prompt="interval two"))
+    assert first.status == TaskStatus.QUEUED
+    assert (second.status, second.waiting) == (TaskStatus.PENDING, Waiting.SLOT)
+    gap = (second.next_attempt_at - first.submitted_at).total_seconds()
+    assert 29 <= gap <= 31
+    (step,) = [r for r in queued_tasks("submit_task") if r.task_result.args[0] == str(second.pk)]
+    assert step.run_after == second.next_attempt_at
+
+
+def test_the_breaker_opens_holds_probes_and_closes(sandbox, settings, django_capture_on_commit_callbacks):
+    settings.BREAKER_FAILURE_THRESHOLD = 2
+    settings.BREAKER_COOLDOWN_SECONDS = 60
+    tag = uuid.uuid4().hex[:8]
+    failing = [make_task(prompt=f"down {tag} {n} #fault:submit_500_once") for n in range(2)]
+    first, second = submitted(*failing)
+    # The first failure is retried as usual; the second opens the breaker.
+    assert (first.status, first.waiting, first.error_kind) == (TaskStatus.PENDING, Waiting.NOT_WAITING, ErrorKind.PROVIDER)
+    assert (second.status, second.waiting, second.submit_attempts) == (TaskStatus.PENDING, Waiting.BREAKER, 0)
+    group = ProviderGroup.objects.get(name="kling")
+    assert group.breaker == BreakerState.OPEN and group.probe_after is not None
+
+    # Held: a new task waits too, instead of being sent or failing.
+    (held,) = submitted(make_task(prompt=f"held {tag}"))
+    assert (held.status, held.waiting) == (TaskStatus.PENDING, Waiting.BREAKER)
+
+    # After the cool-down one probe goes; the others wait for its answer.
+    ProviderGroup.objects.filter(name="kling").update(probe_after=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        probe, other = submitted(second, held)
+    assert probe.status == TaskStatus.QUEUED  # its fault fired once already: accepted now
+    assert ProviderGroup.objects.get(name="kling").breaker == BreakerState.CLOSED
+    # The probe's success sent the waiting tasks on.
+    assert str(held.pk) in woken()
+    (other,) = submitted(held)
+    assert other.status == TaskStatus.QUEUED
+
+
+def test_a_failed_probe_opens_the_breaker_again(sandbox, settings):
+    settings.BREAKER_FAILURE_THRESHOLD = 1
+    tag = uuid.uuid4().hex[:8]
+    (task,) = submitted(make_task(prompt=f"still down {tag} #fault:submit_500"))
+    assert task.waiting == Waiting.BREAKER
+    ProviderGroup.objects.filter(name="kling").update(probe_after=timezone.now() - timedelta(seconds=1))
+    (task,) = submitted(task)
+    group = ProviderGroup.objects.get(name="kling")
+    assert group.breaker == BreakerState.OPEN and group.probe_after > timezone.now()
+    assert (task.status, task.waiting) == (TaskStatus.PENDING, Waiting.BREAKER)
+
+
+def test_a_breaker_held_open_by_hand_waits_for_staff(sandbox):
+    open_breaker_by_hand(name="kling")
+    (task,) = submitted(make_task(prompt="held by hand"))
+    assert (task.status, task.waiting, task.next_attempt_at) == (TaskStatus.PENDING, Waiting.BREAKER, None)
+    assert close_breaker_by_hand(name="kling") == [task.pk]
+    (task,) = submitted(task)
+    assert task.status == TaskStatus.QUEUED
