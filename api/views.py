@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action
@@ -34,6 +34,7 @@ from credits.selectors import credit_summary
 from credits.services import CreditRefused
 from generation.catalog import MODELS, describe
 from generation.models import Job, Task
+from generation.request_keys import RequestKeyReused
 from generation.rules import NON_FIELD, RequestRefused
 from generation.selectors import jobs_for, jobs_with_tasks
 from generation.services import cancel_job, retry_task, start_generation
@@ -54,6 +55,11 @@ SPENDING_ERRORS = {
     429: _error("Too many requests (code throttled); see the Retry-After header."),
 }
 
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Any string up to 255 characters, unique per request you mean to make (a UUID, say).",
+)
 
 # Ids are UUIDs; anything else is not a route at all (a JSON 404 from the error handler).
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -78,21 +84,37 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(
         request=JobCreateSerializer,
-        responses={201: JobSerializer, 400: _error("Invalid input; see `fields`."), **SPENDING_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: JobSerializer,
+            400: _error("Invalid input; see `fields`."),
+            **SPENDING_ERRORS,
+            422: _error("The Idempotency-Key was already used for a different request (code idempotency_key_reused)."),
+        },
     )
     def create(self, request):
-        """Start a job: the same rules, credits and daily limit as the Generate page."""
+        """Start a job: the same rules, credits and daily limit as the Generate page.
+        Send an `Idempotency-Key` header to make a resent request safe: the same key
+        with the same request answers with the job it made (header
+        `Idempotent-Replayed: true`), never a second job."""
         serializer = JobCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         try:
-            job = start_generation(user=request.user, **serializer.validated_data)
+            kwargs = {**serializer.validated_data, "request_key": request.headers.get("Idempotency-Key", "").strip()}
+            job = start_generation(user=request.user, **kwargs)
+        except RequestKeyReused as reused:
+            raise ApiError(
+                status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, code="idempotency_key_reused", message=reused.message
+            ) from reused
         except CreditRefused as refused:
             raise credit_error(refused) from refused
         except RequestRefused as refused:  # the serializer checks first; this is the backstop
             raise ValidationError(
                 {("non_field_errors" if key == NON_FIELD else key): value for key, value in refused.errors.items()}
             ) from refused
-        return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+        headers = {"Idempotent-Replayed": "true"} if job.replayed else {}
+        body = JobSerializer(job, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(responses={200: JobSerializer(many=True), **NO_SUCH_PAGE})
     def list(self, request, *args, **kwargs):

@@ -4,6 +4,7 @@ from PIL import Image, UnidentifiedImageError
 
 from generation.catalog import DEFAULT_MODEL_KEY, MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
 from generation.planning import MAX_VIDEOS_PER_JOB, JobMode, Plan
+from generation.request_keys import REQUEST_KEY_MAX_LENGTH
 from generation.rules import NON_FIELD, RequestRefused, check_plan, check_request
 from generation.styles import STYLES
 
@@ -108,6 +109,9 @@ class GenerationForm(PlanForm):
     )
     image = forms.ImageField(required=False, help_text="PNG, JPEG or WebP, up to 10 MB.")
     end_image = forms.ImageField(required=False, label="Last frame", help_text="Optional: the image the video ends on.")
+    # The page's one-time key: pressing Generate twice, or sending the page again,
+    # makes one job (see generation.request_keys). The template writes it.
+    request_key = forms.CharField(required=False, max_length=REQUEST_KEY_MAX_LENGTH, widget=forms.HiddenInput)
 
     field_order = [
         "prompt", "model", "duration", "resolution", "audio", "styles", "aspect_ratios", "mode", "count", "seed",
@@ -199,4 +203,5 @@ class GenerationForm(PlanForm):
             "seed": checked.seed,
             "image": data.get("image"),
             "end_image": data.get("end_image"),
+            "request_key": data.get("request_key") or "",
         }

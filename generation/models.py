@@ -46,11 +46,25 @@ class Job(models.Model):
     input_image = models.FileField(upload_to="inputs/%Y/%m/", blank=True)
     input_end_image = models.FileField(upload_to="inputs/%Y/%m/", blank=True, help_text="The last frame, for models that take one.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The request's one-time key (the Generate form's, or an API Idempotency-Key) and
+    # the digest of what it asked for: a key makes one job per user (see
+    # generation.request_keys).
+    request_key = models.CharField(max_length=255, blank=True, editable=False)
+    request_digest = models.CharField(max_length=64, blank=True, editable=False)
+
+    # Set (not stored) on the job start_generation returns when the request repeated
+    # one already made under the same key.
+    replayed = False
 
     class Meta:
         ordering = ["-created_at"]
         # The gallery and the API page through a user's jobs in this order.
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="job_user_newest")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "request_key"], condition=~models.Q(request_key=""), name="job_one_per_request_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.model_spec.label}: {self.prompt[:60]}"
@@ -147,6 +161,8 @@ class Task(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the provider's result was accepted and bringing it home began.
+    downloading_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.services import ensure_may_start
 from credits.models import EntryKind
@@ -23,7 +23,8 @@ from credits.services import reserve_for_tasks
 from generation.fal_errors import FalFailure, model_failure_message, read_webhook_error
 from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
-from generation.rules import CheckedRequest, check_input_images, check_request
+from generation.request_keys import REQUEST_KEY_MAX_LENGTH, RequestKeyReused, request_digest
+from generation.rules import CheckedRequest, RequestRefused, check_input_images, check_request
 from generation.styles import compose_prompt
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
@@ -53,6 +54,7 @@ def start_generation(
     audio: bool | None = None,
     image: UploadedFile | None = None,
     end_image: UploadedFile | None = None,
+    request_key: str = "",
 ) -> Job:
     """Create a job with a task and a gallery card per planned video, hold their
     credits and queue their submission, all in one transaction: either the request is
@@ -60,7 +62,24 @@ def start_generation(
     (`generation.rules.check_request`) are enforced here, whoever calls: RequestRefused
     names every broken rule by field; CreditRefused says why the credits or the daily
     limit do not allow it, AccountSuspended that staff have suspended the user.
-    `aspect_ratio` is shorthand for one ratio."""
+    `aspect_ratio` is shorthand for one ratio.
+
+    With a `request_key`, the key makes one job for this user: a repeat of the same
+    request (a double press, a resent API call, two at once) returns the first job,
+    marked `replayed`, and changes nothing; the key with a different request raises
+    RequestKeyReused (see generation.request_keys)."""
+    digest = ""
+    if request_key:
+        if len(request_key) > REQUEST_KEY_MAX_LENGTH:
+            raise RequestRefused({"request_key": [f"At most {REQUEST_KEY_MAX_LENGTH} characters."]})
+        digest = request_digest(
+            model_key=model_key, prompt=prompt, duration=duration, styles=styles, aspect_ratios=aspect_ratios,
+            aspect_ratio=aspect_ratio, mode=mode, count=count, negative_prompt=negative_prompt, seed=seed,
+            resolution=resolution, audio=audio, image=image, end_image=end_image,
+        )
+        earlier = _job_for_key(user=user, request_key=request_key, digest=digest)
+        if earlier is not None:
+            return earlier
     ensure_may_start(user=user)
     if aspect_ratio and not aspect_ratios:
         aspect_ratios = [aspect_ratio]
@@ -98,13 +117,42 @@ def start_generation(
             stored["input_image"] = _store_input_image(image)
         if end_image is not None:
             stored["input_end_image"] = _store_input_image(end_image)
-        job, new_tasks = _record_job(user=user, checked=checked, plan=plan, params=params, stored=stored)
+        try:
+            job, new_tasks = _record_job(
+                user=user, checked=checked, plan=plan, params=params, stored=stored,
+                request_key=request_key, digest=digest,
+            )
+        except IntegrityError:
+            # The same key committed by a request running at the same time: ours rolled
+            # back whole (nothing reserved, nothing queued); answer with theirs.
+            earlier = _job_for_key(user=user, request_key=request_key, digest=digest) if request_key else None
+            if earlier is None:
+                raise
+            _delete_stored(stored)
+            return earlier
     except BaseException:
-        for name in stored.values():
-            if name:
-                default_storage.delete(name)
+        _delete_stored(stored)
         raise
     logger.info("job %s started: %d task(s) on %s", job.pk, len(new_tasks), spec.endpoint)
+    return job
+
+
+def _delete_stored(stored: dict) -> None:
+    for name in stored.values():
+        if name:
+            default_storage.delete(name)
+
+
+def _job_for_key(*, user, request_key: str, digest: str) -> Job | None:
+    """The job this key already made, if any; RequestKeyReused if it was made for
+    another request."""
+    job = Job.objects.filter(user=user, request_key=request_key).first()
+    if job is None:
+        return None
+    if job.request_digest != digest:
+        raise RequestKeyReused(job)
+    job.replayed = True
+    logger.info("job %s: request key repeated, no new job", job.pk)
     return job
 
 
@@ -115,10 +163,17 @@ def _store_input_image(image: UploadedFile) -> str:
     return default_storage.save(f"inputs/{secrets.token_hex(16)}{suffix}", image)
 
 
-def _record_job(*, user, checked: CheckedRequest, plan, params, stored) -> tuple[Job, list[Task]]:
+def _record_job(
+    *, user, checked: CheckedRequest, plan, params, stored, request_key: str, digest: str
+) -> tuple[Job, list[Task]]:
     spec = checked.spec
     with transaction.atomic():
-        job = Job.objects.create(user=user, model_key=spec.key, prompt=checked.prompt, params=params, **stored)
+        # The job row first: a second request with the same key waits here (the
+        # unique index) until the first commits, before it has locked or queued anything.
+        job = Job.objects.create(
+            user=user, model_key=spec.key, prompt=checked.prompt, params=params,
+            request_key=request_key, request_digest=digest, **stored,
+        )
         new_tasks = Task.objects.bulk_create(
             Task(
                 job=job,

@@ -146,6 +146,8 @@ def transition_task(
             setattr(task, name, value(task) if callable(value) else value)
         if to == TaskStatus.IN_PROGRESS and task.started_at is None:
             task.started_at = now
+        if to == TaskStatus.DOWNLOADING and task.downloading_at is None:
+            task.downloading_at = now
         if to in FINISHED:
             task.finished_at = now
             task.lease_until = None
@@ -208,7 +210,12 @@ def new_attempt(task_id: UUID | str) -> Task:
             raise TransitionRefused(old, TaskStatus.PENDING)
         redownload = old.may_download_again()
         resume = (
-            {"request_id": old.request_id, "result_url": old.result_url, "submitted_at": old.submitted_at}
+            {
+                "request_id": old.request_id,
+                "result_url": old.result_url,
+                "submitted_at": old.submitted_at,
+                "downloading_at": timezone.now(),
+            }
             if redownload
             else {}
         )

@@ -16,6 +16,7 @@ from credits.services import CreditRefused
 from generation.catalog import DEFAULT_MODEL_KEY, MODELS
 from generation.forms import GenerationForm, PlanForm
 from generation.models import Job
+from generation.request_keys import RequestKeyReused, new_request_key
 from generation.rules import NON_FIELD, RequestRefused
 from generation.services import cancel_job, start_generation
 from generation import webhooks
@@ -51,7 +52,15 @@ def generate(request: HttpRequest) -> HttpResponse:
             except RequestRefused as refused:  # the form checks first; this is the backstop
                 for field, errors in refused.errors.items():
                     form.add_error(None if field == NON_FIELD else field, errors)
+            except RequestKeyReused:
+                # This page already started a job with other settings (sent again
+                # after going back and changing them): the new key below makes the
+                # next press a new request.
+                form.add_error(None, "This page already started a job. Press Generate again to start another.")
             else:
+                if job.replayed:
+                    messages.info(request, "That was already sent: one job was made, here it is.")
+                    return redirect("history:gallery")
                 count = job.params["count"]
                 lead = "Your video is on its way." if count == 1 else f"Your {count} videos are on their way."
                 they = "it" if count == 1 else "they"
@@ -68,7 +77,9 @@ def generate(request: HttpRequest) -> HttpResponse:
                 initial["model"] = image_model
                 plan_data["model"] = image_model
         form = GenerationForm(initial=initial)
-    context = {"form": form, "models": MODELS, **_plan_context(request, PlanForm(plan_data))}
+    context = {
+        "form": form, "models": MODELS, "request_key": new_request_key(), **_plan_context(request, PlanForm(plan_data)),
+    }
     if attached is not None:
         context["attached_frame"] = attached
         context["attached_frame_data"] = base64.b64encode(attached.png).decode()

@@ -229,6 +229,29 @@ def test_a_field_the_api_does_not_know_is_refused_not_dropped(api):
     assert "Unknown field" in " ".join(error["fields"]["resolutoin"])
     assert Job.objects.count() == 0
 
+
+def test_a_resent_request_with_its_idempotency_key_answers_with_the_first_job(api, user):
+    first = api.post(JOBS, VALID, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    again = api.post(JOBS, VALID, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"] and again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert Job.objects.count() == 1 and len(queued_tasks("submit_task")) == 1
+
+
+def test_an_idempotency_key_reused_for_another_body_is_422(api):
+    api.post(JOBS, VALID, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    response = api.post(JOBS, {**VALID, "prompt": "a blue fox"}, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert response.status_code == 422 and error_of(response)["code"] == "idempotency_key_reused"
+    assert Job.objects.count() == 1
+
+
+def test_an_overlong_idempotency_key_is_refused(api):
+    response = api.post(JOBS, VALID, format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+    assert response.status_code == 400 and "request_key" in error_of(response)["fields"]
+    assert Job.objects.count() == 0
+
+
 # GET /api/tasks/{id}/ and POST /api/tasks/{id}/retry/.
 
 

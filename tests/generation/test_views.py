@@ -366,3 +366,35 @@ def test_the_line_and_the_ratios_follow_the_choices(browser, live_server):
     summary_becomes(browser, "8 videos over 3 styles × 1 aspect ratio (3 combinations, 5 repeated with new seeds) · 16 credits")
     assert wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "input[name=aspect_ratios][value='16:9']").is_selected())
     assert browser.execute_script("return window.stillTheSamePage") is True
+
+
+def test_the_page_carries_a_new_one_time_key_each_time(signed_in):
+    keys = [re.search(r'name="request_key" value="([^"]+)"', signed_in.get(reverse("generation:generate")).content.decode()).group(1) for _ in range(2)]
+    assert keys[0] and keys[0] != keys[1]
+
+
+def test_pressing_generate_twice_makes_one_job(signed_in, user):
+    first = post(signed_in, request_key="page-1")
+    second = post(signed_in, request_key="page-1")
+    assert first.status_code == second.status_code == 302
+    assert Job.objects.count() == 1 and Task.objects.count() == 1
+    assert Wallet.objects.get(user=user).reserved == Job.objects.get().model_spec.credits_per_video
+    shown = [str(m) for m in signed_in.get(reverse("history:gallery")).context["messages"]]
+    assert any("already sent" in message for message in shown)
+
+
+def test_the_page_sent_again_with_other_settings_asks_for_a_fresh_press(signed_in):
+    post(signed_in, request_key="page-1")
+    response = post(signed_in, request_key="page-1", prompt="a grey wolf in the snow")
+    assert response.status_code == 200 and "already started a job" in response.content.decode()
+    fresh = re.search(r'name="request_key" value="([^"]+)"', response.content.decode()).group(1)
+    assert fresh != "page-1" and Job.objects.count() == 1
+    assert post(signed_in, request_key=fresh, prompt="a grey wolf in the snow").status_code == 302
+    assert Job.objects.count() == 2
+
+
+def test_the_generate_button_is_disabled_while_the_page_submits(signed_in):
+    page = signed_in.get(reverse("generation:generate")).content.decode()
+    assert "data-submit-once" in page and "js/submit-once.js" in page
+    script = (Path(__file__).resolve().parents[2] / "static" / "js" / "submit-once.js").read_text()
+    assert "button.disabled = true" in script and "event.preventDefault()" in script
