@@ -57,7 +57,8 @@ def _fetch_jwks() -> list[dict]:
     return keys
 
 
-def _public_keys(keys: list[dict]) -> list[Ed25519PublicKey]:
+def public_keys(keys: list[dict]) -> list[Ed25519PublicKey]:
+    """The Ed25519 keys of a JWKS's `keys` that can be read; others are skipped."""
     public_keys = []
     for jwk in keys:
         if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not jwk.get("x"):
@@ -70,7 +71,7 @@ def _public_keys(keys: list[dict]) -> list[Ed25519PublicKey]:
 
 
 def _any_key_verifies(keys: list[dict], signature: bytes, message: bytes) -> bool:
-    for public_key in _public_keys(keys):
+    for public_key in public_keys(keys):
         try:
             public_key.verify(signature, message)
             return True

@@ -1,6 +1,7 @@
 """Provider groups for staff: each group's cap, interval and breaker, what it has in
 flight and waiting now, and the actions that open or close its breaker by hand (each
-through its service, each recorded in the audit log)."""
+through its service, each recorded in the audit log). Alert incidents and the
+processes' heartbeats, read only."""
 
 from django.contrib import admin
 
@@ -8,7 +9,7 @@ from audit.admin import StaffActionsShown
 from audit.admin_actions import staff_action
 from audit.models import Action, Result
 from audit.services import Outcome
-from operations.models import BreakerState, ProviderGroup
+from operations.models import AlertIncident, BreakerState, Heartbeat, ProviderGroup
 from operations.services import close_breaker_by_hand, in_flight_count, open_breaker_by_hand, waiting_tasks
 
 
@@ -60,3 +61,33 @@ class ProviderGroupAdmin(StaffActionsShown, admin.ModelAdmin):
     @admin.display(description="waiting")
     def waiting(self, group: ProviderGroup) -> int:
         return waiting_tasks(group.name).count()
+
+
+@admin.register(AlertIncident)
+class AlertIncidentAdmin(admin.ModelAdmin):
+    """Alerts open and past: written only by operations.alerts."""
+
+    list_display = ("rule", "summary", "opened_at", "resolved_at", "threshold")
+    list_filter = ("rule", ("resolved_at", admin.EmptyFieldListFilter))
+    date_hierarchy = "opened_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    """The background processes' last signs of life (a stopped machine's row stays;
+    delete it once that machine is gone for good)."""
+
+    list_display = ("name", "kind", "beat_at")
+    list_filter = ("kind",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,7 @@
-"""What keeps us within the provider's limits: per provider group, its cap on requests
-in flight, the minimum interval between two submits, and its circuit breaker.
+"""What operating the product needs to remember. What keeps us within the provider's
+limits: per provider group, its cap on requests in flight, the minimum interval
+between two submits, and its circuit breaker. Which background processes are alive,
+and which alerts are open.
 
 A group's row is the lock that every worker on every machine takes to decide whether
 a task may be sent (see `operations.services`); the requests in flight are counted
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 def _default_cap() -> int:
@@ -54,3 +58,49 @@ class ProviderGroup(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.breaker == BreakerState.CLOSED
+
+
+class ProcessKind(models.TextChoices):
+    WORKER = "worker", "Task worker"
+    RECONCILER = "reconciler", "Reconciler"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of one background process, kept in the database so that
+    every web process on every machine sees the same answer."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="The process: its worker id and host.")
+    kind = models.CharField(max_length=16, choices=ProcessKind.choices, db_index=True)
+    beat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.beat_at:%H:%M:%S})"
+
+
+class AlertIncident(models.Model):
+    """One stretch of time during which an alert's threshold was passed. At most one is
+    open per rule (the database refuses a second), so each incident mails once when it
+    opens and once when it is resolved, however many processes check."""
+
+    rule = models.CharField(max_length=32, db_index=True)
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    value = models.FloatField(help_text="The measure when the incident opened, then the worst seen.")
+    threshold = models.FloatField()
+    summary = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule"], condition=Q(resolved_at__isnull=True), name="alert_one_open_per_rule")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} since {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -5,11 +5,14 @@ failure or success does to the breaker.
 Every decision is taken holding the group's row (`SELECT … FOR UPDATE`), so that all
 workers on all machines see one queue. Locks are always taken task row first, then
 group row (the submit step), or the group row alone (everything else), so two
-workers never wait on each other in a circle."""
+workers never wait on each other in a circle.
+
+Also the processes' signs of life (`record_heartbeat`); alerts: operations.alerts."""
 
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -24,7 +27,7 @@ from credits.models import Tier
 from generation.catalog import endpoints_in_group, group_for_endpoint
 from generation.models import IN_FLIGHT, Task, TaskStatus, Waiting
 from generation.tasks import enqueue_submit_task
-from operations.models import BreakerState, ProviderGroup
+from operations.models import BreakerState, Heartbeat, ProcessKind, ProviderGroup
 
 logger = logging.getLogger(__name__)
 
@@ -221,3 +224,14 @@ def close_breaker_by_hand(*, name: str) -> list[UUID]:
     with transaction.atomic():
         _close(locked_group(name))
     return wake_waiting(group=name)
+
+
+# --- heartbeats ----------------------------------------------------------------------
+
+
+def record_heartbeat(*, kind: ProcessKind, label: str) -> None:
+    """The process called `label` on this machine is alive now. One row per label and
+    machine, kept across restarts, so rows do not pile up."""
+    Heartbeat.objects.update_or_create(
+        name=f"{label}@{socket.gethostname()}"[:200], defaults={"kind": kind, "beat_at": timezone.now()}
+    )

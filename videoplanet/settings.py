@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before host checks and HTTPS redirects (see the module).
+    "operations.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -328,6 +330,42 @@ if env.bool("HTTPS", default=False):
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
 
+# --- operations: monitoring, health, alerts ---------------------------------------
+# /metrics answers these addresses (as TRUSTED_PROXY_COUNT finds the client), or a
+# caller with "Authorization: Bearer <METRICS_TOKEN>" or a staff member's API token.
+METRICS_ALLOWED_NETWORKS = env.networks("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Rates and timings on /metrics cover this many seconds back.
+METRICS_WINDOW_SECONDS = env.int("METRICS_WINDOW_SECONDS", default=3600)
+# Workers record a sign of life this often; /readyz wants one younger than the max age.
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=15)
+HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=120)
+HEALTH_RECONCILER_MAX_AGE_SECONDS = env.int("HEALTH_RECONCILER_MAX_AGE_SECONDS", default=120)
+# Alerts (one mail to ADMINS when a threshold is passed, one when it is resolved; 0
+# turns a rule off). The reconciler checks them every ALERT_CHECK_SECONDS.
+ALERT_CHECK_SECONDS = env.int("ALERT_CHECK_SECONDS", default=30)
+ALERT_WINDOW_SECONDS = env.int("ALERT_WINDOW_SECONDS", default=900)
+ALERT_ERROR_RATE = env.float("ALERT_ERROR_RATE", default=0.5)
+ALERT_ERROR_RATE_MIN_TASKS = env.int("ALERT_ERROR_RATE_MIN_TASKS", default=5)
+ALERT_OLDEST_WAITING_SECONDS = env.int("ALERT_OLDEST_WAITING_SECONDS", default=1800)
+ALERT_BACKLOG = env.int("ALERT_BACKLOG", default=500)
+ALERT_SPEND_USD_PER_DAY = env.float("ALERT_SPEND_USD_PER_DAY", default=100.0)
+ALERT_OPEN_BREAKERS = env.int("ALERT_OPEN_BREAKERS", default=1)
+ALERT_REFUSED_SIGNATURES = env.int("ALERT_REFUSED_SIGNATURES", default=20)
+# Who gets the alerts (email addresses), and how mail leaves: Django's mail backend
+# and its options (for SMTP: {"host": ..., "port": 587, "username": ..., "password":
+# ..., "use_tls": true}). The console by default, so that locally the mails appear in
+# the reconciler's output.
+ADMINS = env.list("ADMINS", default=[] if PRODUCTION else ["admins@localhost"])
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="videoplanet@localhost")
+EMAIL_SUBJECT_PREFIX = "[VideoPlanet] "
+MAILERS = {
+    "default": {
+        "BACKEND": env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"),
+        "OPTIONS": env.json("EMAIL_OPTIONS", default={}),
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -337,5 +375,6 @@ LOGGING = {
         "generation": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         "history": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         "credits": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "operations": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     },
 }

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from operations import views as operations_views
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="history:gallery", permanent=False), name="home"),
     path("", include("generation.urls")),
@@ -11,6 +13,8 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("metrics", operations_views.metrics_view, name="metrics"),
+    path("admin/monitoring/", admin.site.admin_view(operations_views.monitoring), name="monitoring"),
     path("admin/", admin.site.urls),
 ]
 

@@ -3,11 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from generation.models import ErrorKind, Task, TaskStatus
 from generation.reconcile import reconcile_overdue_tasks, refresh_from_provider
 from generation.submission import submit_task
+from operations.models import AlertIncident, Heartbeat, ProcessKind
 from tests.factories import make_task
 from tests.support import queued_tasks, run_queued_tasks, wait_for, wait_until_rendered
 
@@ -108,3 +111,12 @@ def test_a_task_past_its_maximum_age_fails_with_a_reason(settings):
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.TIMEOUT)
     assert len(queued_tasks("cancel_at_provider")) == 1
+
+
+def test_the_reconcile_command_records_its_pass_and_checks_the_alerts(settings, django_capture_on_commit_callbacks):
+    settings.ALERT_BACKLOG = 1
+    make_task(status=TaskStatus.QUEUED)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reconcile")
+    assert Heartbeat.objects.filter(kind=ProcessKind.RECONCILER).count() == 1
+    assert AlertIncident.objects.get().rule == "backlog" and len(mail.outbox) == 1

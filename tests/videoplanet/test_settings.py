@@ -37,6 +37,11 @@ EXAMPLES = {
     ("API_TOKEN_RATE", "10/minute"): lambda s: s["API_TOKEN_RATE"] == "10/minute",
     ("API_JOB_CREATE_RATE", "10/minute"): lambda s: s["API_JOB_CREATE_RATE"] == "10/minute",
     ("API_TOKEN_RATE", "30/minute"): lambda s: s["API_TOKEN_RATE"] == "30/minute",
+    ("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"): lambda s: s["METRICS_ALLOWED_NETWORKS"]
+    == ["127.0.0.1/32", "::1/128"],
+    ("ADMINS", "admins@localhost"): lambda s: s["ADMINS"] == ["admins@localhost"],
+    ("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"): lambda s: s["MAILERS"]["default"]["BACKEND"]
+    == "django.core.mail.backends.smtp.EmailBackend",
     ("SANDBOX_FAULTS", "no_webhook=0.1,result_500=0.05"): lambda s: True,  # read by the sandbox itself, below
 }
 
@@ -71,6 +76,11 @@ NOT_EXAMPLES = {
     ("STORAGE_BACKEND", "/media/"),
     ("STORAGE_OPTIONS", "/media/"),
     ("FAL_SANDBOX_URL", "FAL_KEY"),
+    ("METRICS_ALLOWED_NETWORKS", "/metrics"),
+    ("METRICS_ALLOWED_NETWORKS", "/readyz"),
+    ("METRICS_ALLOWED_NETWORKS", "Authorization: Bearer …"),
+    ("METRICS_TOKEN", "/metrics"),
+    ("EMAIL_OPTIONS", "django.core.mail.backends.smtp.EmailBackend"),
 }
 
 

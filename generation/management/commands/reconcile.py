@@ -1,8 +1,12 @@
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from generation.reconcile import reconcile_overdue_tasks
+from operations.alerts import evaluate_alerts
+from operations.models import ProcessKind
+from operations.services import record_heartbeat
 from pixelart.services import restart_abandoned_pixel_art
 
 
@@ -13,9 +17,16 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="Repeat forever with this many seconds between passes.")
 
     def handle(self, *args, every: float, **options):
+        alerts_due = 0.0
         while True:
             report = reconcile_overdue_tasks()
             restarted = restart_abandoned_pixel_art()
+            # /readyz and fal_check read this: the reconciler's last pass.
+            record_heartbeat(kind=ProcessKind.RECONCILER, label="reconciler")
+            if time.monotonic() >= alerts_due:
+                for change in evaluate_alerts():
+                    self.stdout.write(f"alert {'opened' if change.opened else 'resolved'}: {change.rule}: {change.summary}")
+                alerts_due = time.monotonic() + settings.ALERT_CHECK_SECONDS
             if restarted:
                 self.stdout.write(f"reconcile: {restarted} abandoned pixel art queued again")
             if every <= 0 or options["verbosity"] > 1 or report.polled or report.resubmitted or report.redownloaded or report.expired:

@@ -1,6 +1,10 @@
+import logging
+import threading
+import time
 from datetime import timedelta
 
 import psycopg
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.models import Min
@@ -9,6 +13,10 @@ from django_tasks_db.management.commands.db_worker import Worker, logger as work
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from generation.wakeup import CHANNEL, QuietWorkerLog
+from operations.models import ProcessKind
+from operations.services import record_heartbeat
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -27,6 +35,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, worker_id: str, interval: float, idle_seconds: float, **options):
         worker_logger.addFilter(QuietWorkerLog())
+        # A sign of life on its own thread, so a long step or a long sleep does not
+        # make a live worker look dead to /readyz.
+        threading.Thread(target=_beat, args=(worker_id,), name="heartbeat", daemon=True).start()
         if connection.vendor != "postgresql":
             worker = self._worker(worker_id=worker_id, interval=interval, batch=False)
             worker.configure_signals()
@@ -63,3 +74,13 @@ class Command(BaseCommand):
         if due is None:
             return idle_seconds
         return max(0.05, min(idle_seconds, (due - now + timedelta(milliseconds=20)).total_seconds()))
+
+
+def _beat(worker_id: str) -> None:
+    while True:
+        try:
+            record_heartbeat(kind=ProcessKind.WORKER, label=worker_id)
+        except Exception:  # the database away for a moment: try again next time
+            logger.warning("worker %s: could not record its heartbeat", worker_id, exc_info=True)
+            connection.close()  # this thread's own connection
+        time.sleep(settings.WORKER_HEARTBEAT_SECONDS)
