@@ -43,8 +43,11 @@ class SlotDecision:
 def locked_group(name: str) -> ProviderGroup:
     """The group's row, made with the defaults on first use, locked until the caller's
     transaction ends."""
-    ProviderGroup.objects.get_or_create(name=name)
-    return ProviderGroup.objects.select_for_update().get(name=name)
+    group = ProviderGroup.objects.select_for_update().filter(name=name).first()
+    if group is None:
+        ProviderGroup.objects.get_or_create(name=name)  # two first users: one creates, both lock it
+        group = ProviderGroup.objects.select_for_update().get(name=name)
+    return group
 
 
 def _ranked(queryset: QuerySet[Task]) -> QuerySet[Task]:
@@ -93,6 +96,8 @@ def take_slot(*, task: Task, now: datetime) -> SlotDecision:
         probe = True
 
     in_flight = in_flight_count(group.name)
+    if in_flight >= group.max_in_flight:
+        return SlotDecision(False, Waiting.SLOT)
     # A probe is any one task: the queue's order resumes once the breaker closes.
     ahead = 0 if probe else _ahead_of(task, group.name)
     if in_flight + ahead >= group.max_in_flight:

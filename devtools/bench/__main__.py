@@ -26,7 +26,7 @@ from devtools.bench.common import RESULT_PREFIX  # noqa: E402
 from devtools.localstack import fresh_database  # noqa: E402
 from devtools.processes import ROOT  # noqa: E402
 
-SECTIONS = ("gallery", "webhooks", "downloads", "pipeline")
+SECTIONS = ("gallery", "webhooks", "downloads", "pipeline", "slots")
 
 
 def machine() -> str:
