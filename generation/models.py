@@ -94,8 +94,16 @@ class Job(models.Model):
 
     @property
     def regenerate_url(self) -> str:
-        """The Generate form, filled in with this job's settings."""
-        return _generate_url(self.form_settings())
+        """The Generate form, filled in with this job's settings (and its input image)."""
+        return _generate_url({**self.form_settings(), "frame": self.input_reference()})
+
+    def input_reference(self) -> str:
+        """The Generate form's reference to this job's input image ("" without one):
+        a card of the job names it, so that regenerating keeps the image."""
+        if not self.input_image:
+            return ""
+        card = self.tasks.filter(history_item__isnull=False).values_list("history_item__pk", flat=True).first()
+        return f"input:{card}" if card else ""
 
 
 def _generate_url(values: dict) -> str:
@@ -220,6 +228,7 @@ class Task(models.Model):
         values = self.job.form_settings()
         values.update(styles=[self.style] if self.style else [], mode="single", count=1)
         values["aspect_ratios"] = [self.aspect_ratio] if self.aspect_ratio else values["aspect_ratios"][:1]
+        values["frame"] = self.job.input_reference()
         return _generate_url(values)
 
 

@@ -30,6 +30,7 @@ from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
 from history.models import HistoryItem
 from history.services import create_cards, move_card
+from projects.services import ProjectRefused, place_items
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def start_generation(
     image: UploadedFile | None = None,
     end_image: UploadedFile | None = None,
     request_key: str = "",
+    project=None,
 ) -> Job:
     """Create a job with a task and a gallery card per planned video, hold their
     credits and queue their submission, all in one transaction: either the request is
@@ -67,7 +69,8 @@ def start_generation(
     With a `request_key`, the key makes one job for this user: a repeat of the same
     request (a double press, a resent API call, two at once) returns the first job,
     marked `replayed`, and changes nothing; the key with a different request raises
-    RequestKeyReused (see generation.request_keys)."""
+    RequestKeyReused (see generation.request_keys). With a `project` (the user's own),
+    the new videos go into its first free slots in the same transaction."""
     digest = ""
     if request_key:
         if len(request_key) > REQUEST_KEY_MAX_LENGTH:
@@ -81,6 +84,8 @@ def start_generation(
         if earlier is not None:
             return earlier
     ensure_may_start(user=user)
+    if project is not None and project.user_id != user.pk:
+        raise ProjectRefused("That project is not yours.")
     if aspect_ratio and not aspect_ratios:
         aspect_ratios = [aspect_ratio]
     checked = check_request(
@@ -120,7 +125,7 @@ def start_generation(
         try:
             job, new_tasks = _record_job(
                 user=user, checked=checked, plan=plan, params=params, stored=stored,
-                request_key=request_key, digest=digest,
+                request_key=request_key, digest=digest, project=project,
             )
         except IntegrityError:
             # The same key committed by a request running at the same time: ours rolled
@@ -164,7 +169,7 @@ def _store_input_image(image: UploadedFile) -> str:
 
 
 def _record_job(
-    *, user, checked: CheckedRequest, plan, params, stored, request_key: str, digest: str
+    *, user, checked: CheckedRequest, plan, params, stored, request_key: str, digest: str, project
 ) -> tuple[Job, list[Task]]:
     spec = checked.spec
     with transaction.atomic():
@@ -195,7 +200,9 @@ def _record_job(
             for variant in plan.variants
         )
         reserve_for_tasks(user=user, tasks=new_tasks)
-        create_cards(user=user, tasks=new_tasks)
+        cards = create_cards(user=user, tasks=new_tasks)
+        if project is not None:
+            place_items(project=project, items=cards)
         for task in new_tasks:
             enqueue_submit_task(task.pk)
     return job, new_tasks

@@ -71,3 +71,19 @@ class HistoryItem(models.Model):
 
 def _suffix(name: str, default: str) -> str:
     return PurePosixPath(name).suffix.lower() or default
+
+
+class Rating(models.Model):
+    """The owner's verdict on a card's video: 1 to 5 stars and an optional note.
+    One per card; rating again replaces it."""
+
+    item = models.OneToOneField(HistoryItem, on_delete=models.CASCADE, related_name="rating")
+    stars = models.PositiveSmallIntegerField()
+    note = models.TextField(max_length=1000, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(stars__gte=1, stars__lte=5), name="rating_stars_1_to_5")]
+
+    def __str__(self) -> str:
+        return f"{self.stars}★ on {self.item}"

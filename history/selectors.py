@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
 
 from generation.models import FINISHED, Job, Task, TaskStatus
 from generation.selectors import JobProgress, progress_for_jobs
-from history.models import HistoryItem
+from history.models import HistoryItem, Rating
 
 UNFINISHED = frozenset(TaskStatus) - FINISHED
 
@@ -119,3 +119,36 @@ def gallery_groups(user, jobs: Sequence[Job], *, status: str = "", model_key: st
     for item in items.order_by("task__variant_index", "created_at"):
         groups[item.task.job_id].items.append(item)
     return [group for group in groups.values() if group.items]
+
+
+def best_rated_first(items: QuerySet[HistoryItem]) -> QuerySet[HistoryItem]:
+    """The gallery's "best rated" order: most stars first, unrated cards last, newest
+    first among equals. Each item carries its stars as `rating_stars`."""
+    return items.annotate(rating_stars=F("rating__stars")).order_by(
+        F("rating_stars").desc(nulls_last=True), "-created_at"
+    )
+
+
+@dataclass(frozen=True)
+class ModelRatings:
+    model_key: str
+    rated: int
+    average: float
+    thumbs_up: int  # 4 or 5 stars
+    thumbs_down: int  # 1 or 2 stars
+
+
+def ratings_per_model() -> list[ModelRatings]:
+    """How users rate each model's videos (every user's), for the monitoring page:
+    best average first."""
+    rows = (
+        Rating.objects.values(model_key=F("item__task__job__model_key"))
+        .annotate(
+            rated=Count("pk"),
+            average=Avg("stars"),
+            thumbs_up=Count("pk", filter=Q(stars__gte=4)),
+            thumbs_down=Count("pk", filter=Q(stars__lte=2)),
+        )
+        .order_by("-average", "model_key")
+    )
+    return [ModelRatings(**{**row, "average": round(row["average"], 2)}) for row in rows]

@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
-from generation.models import Job, Task
+from generation.models import Job, Task, TaskStatus
 from generation.transitions import TransitionRefused
-from history.models import HistoryItem
+from history.models import HistoryItem, Rating
 from pixelart.selectors import pixel_art_files
 
 logger = logging.getLogger(__name__)
@@ -107,3 +108,19 @@ def replace_video(
         transaction.on_commit(lambda: [default_storage.delete(name) for name in old])
     logger.info("history item %s now shows %s (replaced %d file(s))", item.pk, video, len(old))
     return True
+
+
+class RatingRefused(ValueError):
+    """The rating cannot be recorded; the message is safe to show."""
+
+
+def rate_item(*, item: HistoryItem, stars: int, note: str = "") -> Rating:
+    """Record (or replace) the owner's rating of a finished video."""
+    if item.task.status != TaskStatus.COMPLETED:
+        raise RatingRefused("Only a finished video can be rated.")
+    if not 1 <= stars <= 5:
+        raise RatingRefused("A rating is 1 to 5 stars.")
+    rating, _ = Rating.objects.update_or_create(
+        item=item, defaults={"stars": stars, "note": note.strip()[:1000], "updated_at": timezone.now()}
+    )
+    return rating

@@ -66,8 +66,10 @@ class InputFrame:
 
 
 def input_frame(user, reference: str) -> InputFrame | None:
-    """Resolve "pixelart:<id>:<n>" (frame n of a pixel art) or "video:<id>" (the last
-    frame of a video) for `user`; None for anything else, including other users'.
+    """Resolve "pixelart:<id>:<n>" (frame n of a pixel art), "video:<id>" (the last
+    frame of a video) or "input:<id>" (the input image a card's video was made from,
+    for "Regenerate from this") for `user`; None for anything else, including other
+    users'.
     A pixel-art frame is enlarged by a whole factor with hard edges (its pixels stay
     square) until it is as large as image-to-video models accept."""
     kind, _, rest = reference.partition(":")
@@ -87,6 +89,14 @@ def input_frame(user, reference: str) -> InputFrame | None:
                 scale = INPUT_MIN_SIDE / min(image.size)
                 image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
             return InputFrame(reference, "the last frame of your video", png_bytes(image))
+        if kind == "input":
+            item = HistoryItem.objects.select_related("task__job").get(pk=rest, user=user)
+            if not item.task.job.input_image:
+                return None
+            with item.task.job.input_image.open("rb") as stored:
+                image = Image.open(stored)
+                image.load()
+            return InputFrame(reference, "the input image of the video you regenerate", png_bytes(image))
     except (PixelArt.DoesNotExist, HistoryItem.DoesNotExist, LookupError, ValueError, OSError, av.FFmpegError):
         return None
     return None

@@ -41,3 +41,15 @@ def fund(user, credits: int, *, tier: str | None = None):
         set_tier(user=user, tier=tier)
     wallet.refresh_from_db()
     return wallet
+
+
+def png_upload(width: int = 512, height: int = 512, colour=(10, 120, 200)):
+    """An input image as a form or service receives it."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+    return SimpleUploadedFile("input.png", buffer.getvalue(), content_type="image/png")

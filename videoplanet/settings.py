@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "history",
     "credits",
     "pixelart",
+    "projects",
     "accounts",
     "audit",
     "operations",

@@ -18,7 +18,7 @@ from credits.models import Wallet
 from generation.models import Job, Task, TaskStatus
 from generation.services import start_generation
 from history.models import HistoryItem
-from tests.factories import fund, make_user
+from tests.factories import fund, make_user, png_upload
 from tests.support import browser_log_in, queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -398,3 +398,33 @@ def test_the_generate_button_is_disabled_while_the_page_submits(signed_in):
     assert "data-submit-once" in page and "js/submit-once.js" in page
     script = (Path(__file__).resolve().parents[2] / "static" / "js" / "submit-once.js").read_text()
     assert "button.disabled = true" in script and "event.preventDefault()" in script
+
+
+def test_regenerate_from_an_image_to_video_card_keeps_every_setting_and_the_image(signed_in, user):
+    original = start_generation(
+        user=user, model_key="kling-2.1-i2v", prompt="the kite lifts off", duration=5,
+        negative_prompt="blur", image=png_upload(colour=(1, 200, 3)),
+    )
+    task = original.tasks.get()
+    link = task.regenerate_url
+    page = signed_in.get(link).content.decode()
+    assert f'name="frame" value="input:{task.history_item.pk}"' in page
+    assert 'value="blur"' in page and "the kite lifts off" in page
+
+    response = signed_in.post(reverse("generation:generate"), {
+        "frame": f"input:{task.history_item.pk}", "prompt": "the kite lifts off", "model": "kling-2.1-i2v",
+        "duration": "5", "negative_prompt": "blur",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    again = Job.objects.exclude(pk=original.pk).get(prompt="the kite lifts off")
+    with again.input_image.open("rb") as stored:
+        image = Image.open(stored)
+        image.load()
+    assert image.size == (512, 512) and image.getpixel((5, 5)) == (1, 200, 3)
+    assert again.params["negative_prompt"] == "blur"
+
+
+def test_another_users_card_is_no_input_image(signed_in, other_user):
+    theirs = start_generation(user=other_user, model_key="kling-2.1-i2v", prompt="theirs", duration=5, image=png_upload())
+    page = signed_in.get(theirs.tasks.get().regenerate_url).content.decode()
+    assert 'name="frame"' not in page and "not available any more" in page

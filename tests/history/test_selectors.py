@@ -7,10 +7,14 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-
 from devtools.bench.fill import add_videos
 from history.models import HistoryItem
 from tests.factories import make_user
+from generation.models import TaskStatus
+from history.selectors import best_rated_first, ratings_per_model
+from history.services import rate_item
+from tests.factories import make_task
+
 
 pytestmark = [
     pytest.mark.django_db,
@@ -90,3 +94,30 @@ def test_the_query_count_does_not_grow_with_the_history(client, long_history):
         client.force_login(user)
         counts[user.username] = [len(_queries_of(client, path)) for path in _list_pages(user)]
     assert counts["shorthistory"] == counts["longhistory"]
+
+
+# Reads of ratings: the gallery's best-rated order and each model's ratings (on
+# PostgreSQL, with the plans above).
+
+
+def rated(user, stars, model_key="kling-3-t2v"):
+    item = make_task(user=user, status=TaskStatus.COMPLETED, model_key=model_key).history_item
+    if stars:
+        rate_item(item=item, stars=stars)
+    return item
+
+
+def test_best_rated_first_puts_unrated_cards_last(user):
+    unrated, good, poor = rated(user, None), rated(user, 5), rated(user, 2)
+    ordered = list(best_rated_first(HistoryItem.objects.filter(user=user)))
+    assert [item.pk for item in ordered] == [good.pk, poor.pk, unrated.pk]
+    assert [item.rating_stars for item in ordered] == [5, 2, None]
+
+
+def test_ratings_per_model_count_thumbs_and_average(user, other_user):
+    rated(user, 5), rated(other_user, 4), rated(user, 1)
+    rated(user, 3, model_key="veo-3.1")
+    summary = {row.model_key: row for row in ratings_per_model()}
+    kling = summary["kling-3-t2v"]
+    assert (kling.rated, kling.average, kling.thumbs_up, kling.thumbs_down) == (3, 3.33, 2, 1)
+    assert summary["veo-3.1"].rated == 1

@@ -1,0 +1,115 @@
+"""Writes of projects: create one, put videos into its slots, reorder, move and copy.
+
+Slot assignment locks the project row, so two jobs started into one project at the
+same moment fill different slots rather than the same one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+from django.db.models import F
+
+from history.models import HistoryItem
+from projects.models import Project, Slot
+
+logger = logging.getLogger(__name__)
+
+MAX_SLOTS = 500
+
+
+class ProjectRefused(Exception):
+    """The request does not fit the project; `message` is safe to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def create_project(*, user, name: str, slot_count: int = 0) -> Project:
+    """A new project with `slot_count` empty slots ready to be filled in order."""
+    name = name.strip()
+    if not name:
+        raise ProjectRefused("A project needs a name.")
+    if not 0 <= slot_count <= MAX_SLOTS:
+        raise ProjectRefused(f"A project has between 0 and {MAX_SLOTS} slots.")
+    with transaction.atomic():
+        project = Project.objects.create(user=user, name=name[:120])
+        Slot.objects.bulk_create(Slot(project=project, position=n) for n in range(slot_count))
+    return project
+
+
+def place_items(*, project: Project, items: Sequence[HistoryItem]) -> list[Slot]:
+    """Put `items` into the project's first free slots, in order, adding slots at the
+    end when there are too few; an item already in the project stays where it is.
+    The caller has checked that project and items are the same user's. Returns the
+    slots filled."""
+    with transaction.atomic():
+        # Locked so that concurrent placements into one project see each other's slots.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        slots = list(Slot.objects.filter(project=project).order_by("position"))
+        present = {slot.item_id for slot in slots if slot.item_id}
+        wanted = [item for item in dict.fromkeys(items) if item.pk not in present]
+        free = [slot for slot in slots if slot.item_id is None]
+        if len(slots) - len(free) + len(wanted) > MAX_SLOTS:
+            raise ProjectRefused(f"A project holds at most {MAX_SLOTS} videos.")
+        filled = []
+        for slot, item in zip(free, wanted):
+            slot.item = item
+            filled.append(slot)
+        Slot.objects.bulk_update(filled, ["item"])
+        next_position = slots[-1].position + 1 if slots else 0
+        extra = wanted[len(filled):]
+        filled += Slot.objects.bulk_create(
+            Slot(project=project, position=next_position + n, item=item) for n, item in enumerate(extra)
+        )
+    return filled
+
+
+def add_to_project(*, user, project: Project, items: Iterable[HistoryItem]) -> list[Slot]:
+    """The gallery's "add to project" (one card or many): the user's own cards into
+    the user's own project."""
+    items = list(items)
+    if project.user_id != user.pk or any(item.user_id != user.pk for item in items):
+        raise ProjectRefused("That project or video is not yours.")
+    filled = place_items(project=project, items=items)
+    logger.info("project %s: %d video(s) added", project.pk, len(filled))
+    return filled
+
+
+def reorder_slots(*, project: Project, slot_ids: Sequence[int]) -> None:
+    """Give the project's slots the order of `slot_ids` (every slot, once each)."""
+    with transaction.atomic():
+        current = set(Slot.objects.select_for_update().filter(project=project).values_list("pk", flat=True))
+        if len(slot_ids) != len(current) or set(slot_ids) != current:
+            raise ProjectRefused("Give every slot of the project once.")
+        # Positions are unique per project: move every slot out of the way first.
+        offset = MAX_SLOTS * 10
+        Slot.objects.filter(project=project).update(position=F("position") + offset)
+        for position, slot_id in enumerate(slot_ids):
+            Slot.objects.filter(pk=slot_id).update(position=position)
+
+
+def copy_item(*, user, item: HistoryItem, target: Project) -> Slot | None:
+    """Put a video into another project as well. None when it was there already."""
+    filled = add_to_project(user=user, project=target, items=[item])
+    return filled[0] if filled else None
+
+
+def move_item(*, user, slot: Slot, target: Project) -> Slot | None:
+    """Move the video of `slot` into `target`'s first free slot, leaving `slot` empty."""
+    if slot.item_id is None:
+        raise ProjectRefused("That slot is empty.")
+    if slot.project.user_id != user.pk:
+        raise ProjectRefused("That project or video is not yours.")
+    with transaction.atomic():
+        moved = copy_item(user=user, item=slot.item, target=target)
+        if target.pk != slot.project_id:
+            Slot.objects.filter(pk=slot.pk).update(item=None)
+    return moved
+
+
+def clear_slot(*, slot: Slot) -> None:
+    """Take the video out of the project (the video itself stays in the gallery)."""
+    Slot.objects.filter(pk=slot.pk).update(item=None)
