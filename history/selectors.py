@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
 
@@ -138,11 +139,17 @@ class ModelRatings:
     thumbs_down: int  # 1 or 2 stars
 
 
-def ratings_per_model() -> list[ModelRatings]:
+def ratings_per_model(*, made_from: datetime | None = None, made_until: datetime | None = None) -> list[ModelRatings]:
     """How users rate each model's videos (every user's), for the monitoring page:
-    best average first."""
+    best average first; only videos whose task was created in [made_from, made_until)
+    when given."""
+    ratings = Rating.objects.all()
+    if made_from is not None:
+        ratings = ratings.filter(item__task__created_at__gte=made_from)
+    if made_until is not None:
+        ratings = ratings.filter(item__task__created_at__lt=made_until)
     rows = (
-        Rating.objects.values(model_key=F("item__task__job__model_key"))
+        ratings.values(model_key=F("item__task__job__model_key"))
         .annotate(
             rated=Count("pk"),
             average=Avg("stars"),

@@ -16,8 +16,21 @@ from django.db.models.functions import TruncDate
 
 from credits.models import ProviderCost
 from generation.catalog import MODELS, get_model
-from generation.models import FINISHED, Task, TaskStatus, WebhookDelivery, WebhookOutcome
-from operations.models import AlertIncident, BreakerState, Heartbeat, ProcessKind, ProviderGroup
+from generation.models import (
+    FINISHED,
+    Task,
+    TaskStatus,
+    WebhookDelivery,
+    WebhookOutcome,
+)
+from history.selectors import ratings_per_model
+from operations.models import (
+    AlertIncident,
+    BreakerState,
+    Heartbeat,
+    ProcessKind,
+    ProviderGroup,
+)
 
 # Refusals that say someone (or a misconfiguration) is sending us webhooks that are not
 # fal's: a burst of them is worth a look.
@@ -69,7 +82,6 @@ class ModelFigures:
     processing: Timing = Timing(None, None, 0)
     download: Timing = Timing(None, None, 0)
     spend_usd: Decimal = Decimal("0")
-    # Ratings do not exist yet: `ratings_by_model` is the place to read them.
     rating: float | None = None
 
     @property
@@ -219,10 +231,8 @@ def _days(tasks, costs, *, start: datetime, end: datetime) -> list[Day]:
 
 
 def ratings_by_model(*, start: datetime, end: datetime) -> dict[str, float]:
-    """The average user rating of each model's videos made in the period. Users cannot
-    rate videos yet; when they can, read the ratings here and the dashboard and
-    /metrics show them."""
-    return {}
+    """The average user rating (1 to 5 stars) of each model's videos made in the period."""
+    return {row.model_key: row.average for row in ratings_per_model(made_from=start, made_until=end)}
 
 
 def open_breakers() -> list[str]:

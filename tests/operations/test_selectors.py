@@ -9,6 +9,7 @@ import pytest
 from credits.models import ProviderCost
 from generation.catalog import get_model
 from generation.models import ErrorKind, TaskStatus, WebhookDelivery, WebhookOutcome
+from history.services import rate_item
 from operations import selectors
 from operations.models import BreakerState, ProviderGroup
 from operations.selectors import ALL_MODELS, monitoring_report, percentile
@@ -58,7 +59,7 @@ def test_a_models_figures_are_those_of_its_rows():
     made(user=user, status=TaskStatus.FAILED, error_kind=ErrorKind.PROVIDER)
     made(user=user, status=TaskStatus.CANCELLED)
     made(user=user, status=TaskStatus.QUEUED)
-    made(user=user, created=30)  # the next day: outside the period
+    next_day = made(user=user, created=30)  # the next day: outside the period
     for task, usd in zip(done, ("0.50", "0.50", "0.25", "0.75")):
         cost(task, usd, hours=2)
 
@@ -72,7 +73,12 @@ def test_a_models_figures_are_those_of_its_rows():
     assert (row.processing.p50, row.processing.p95) == (90.0, pytest.approx(117.0))
     assert (row.download.count, row.download.p50, row.download.p95) == (4, 5.0, pytest.approx(7.7))
     assert row.spend_usd == Decimal("2.00")
-    assert row.rating is None  # nobody can rate a video yet
+    assert row.rating is None  # no video rated yet
+    rate_item(item=done[0].history_item, stars=5)
+    rate_item(item=done[1].history_item, stars=2)
+    rate_item(item=next_day.history_item, stars=1)
+    again = monitoring_report(start=DAY, end=DAY + timedelta(days=1))
+    assert next(r for r in again.models if r.model_key == "kling-3-t2v").rating == 3.5
     assert row.label == get_model("kling-3-t2v").label
 
 
