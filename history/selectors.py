@@ -139,6 +139,11 @@ class ModelRatings:
     thumbs_down: int  # 1 or 2 stars
 
 
+def rating_of(item: HistoryItem) -> Rating | None:
+    """The owner's rating of a card, if they gave one."""
+    return Rating.objects.filter(item=item).first()
+
+
 def ratings_per_model(*, made_from: datetime | None = None, made_until: datetime | None = None) -> list[ModelRatings]:
     """How users rate each model's videos (every user's), for the monitoring page:
     best average first; only videos whose task was created in [made_from, made_until)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<uuid:item_id>/retry/", views.retry, name="retry"),
     path("<uuid:item_id>/cancel/", views.cancel, name="cancel"),
     path("<uuid:item_id>/delete/", views.delete, name="delete"),
+    path("<uuid:item_id>/rate/", views.rate, name="rate"),
     path("<uuid:item_id>/video/", views.media, {"kind": "video"}, name="video"),
     path("<uuid:item_id>/poster/", views.media, {"kind": "poster"}, name="poster"),
     path("<uuid:item_id>/input/", views.media, {"kind": "input"}, name="input"),

@@ -22,7 +22,8 @@ from generation.services import cancel_task, retry_task, watch_progress
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
 from history.selectors import gallery_groups, gallery_page, history_for, viewable_items
-from history.services import delete_history_item
+from history.selectors import rating_of
+from history.services import RatingRefused, delete_history_item, rate_item
 from videoplanet.private_media import serve_private_file
 
 MODEL_KEYS = frozenset(m.key for m in MODELS)
@@ -144,6 +145,8 @@ def detail(request: HttpRequest, item_id) -> HttpResponse:
             "progress": progress_for(item.task.job),
             "page_url": _page_url(request),
             "attempts": attempts,
+            "rating": rating_of(item),
+            "star_choices": range(1, 6),
             "poll_ids": [] if item.task.is_finished else [str(item.pk)],
             "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
         },
@@ -186,6 +189,23 @@ def delete(request: HttpRequest, item_id) -> HttpResponse:
     except TransitionRefused:
         messages.info(request, "Cancel this video before deleting it.")
     return redirect("history:gallery")
+
+
+@login_required
+@require_POST
+def rate(request: HttpRequest, item_id) -> HttpResponse:
+    item = _own_item(request, item_id)
+    try:
+        stars = int(request.POST.get("stars", ""))
+    except ValueError:
+        messages.error(request, "Choose 1 to 5 stars.")
+    else:
+        try:
+            rate_item(item=item, stars=stars, note=request.POST.get("note", ""))
+            messages.success(request, "Thanks, your rating is saved.")
+        except RatingRefused as refused:
+            messages.error(request, str(refused))
+    return redirect("history:detail", item_id=item.pk)
 
 
 @require_GET

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from generation.models import Job, Task, TaskStatus
 from generation.services import start_generation
-from history.models import HistoryItem
+from history.models import HistoryItem, Rating
 from tests.factories import fund, make_task, make_user
 from tests.support import queued_tasks
 
@@ -291,3 +291,31 @@ def test_buttons_never_send_the_user_elsewhere(signed_in, user):
     item = make_task(user=user, status=TaskStatus.QUEUED).history_item
     response = signed_in.post(reverse("history:cancel", args=[item.pk]), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("history:gallery")
+
+
+def test_the_owner_rates_a_finished_video_from_its_detail_page(signed_in, user, other_user):
+    item = make_task(user=user, status=TaskStatus.COMPLETED).history_item
+    url = reverse("history:rate", args=[item.pk])
+    assert "Your rating" in signed_in.get(reverse("history:detail", args=[item.pk])).content.decode()
+
+    response = signed_in.post(url, {"stars": "4", "note": "  lovely light  "}, follow=True)
+    assert "Thanks, your rating is saved." in response.content.decode()
+    assert (item.rating.stars, item.rating.note) == (4, "lovely light")
+    signed_in.post(url, {"stars": "2"})
+    item.rating.refresh_from_db()
+    assert (item.rating.stars, item.rating.note) == (2, "")  # rating again replaces it
+
+    assert "Choose 1 to 5 stars." in signed_in.post(url, {"stars": "lots"}, follow=True).content.decode()
+    assert "1 to 5 stars" in signed_in.post(url, {"stars": "9"}, follow=True).content.decode()
+    assert Rating.objects.get(item=item).stars == 2
+
+    signed_in.force_login(other_user)
+    assert signed_in.post(url, {"stars": "1"}).status_code == 404  # not theirs to rate
+
+
+def test_an_unfinished_video_has_no_rating_form_and_cannot_be_rated(signed_in, user):
+    item = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
+    assert "Your rating" not in signed_in.get(reverse("history:detail", args=[item.pk])).content.decode()
+    response = signed_in.post(reverse("history:rate", args=[item.pk]), {"stars": "5"}, follow=True)
+    assert "Only a finished video can be rated." in response.content.decode()
+    assert not HistoryItem.objects.filter(pk=item.pk, rating__isnull=False).exists()
