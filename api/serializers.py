@@ -162,6 +162,9 @@ class CatalogModelSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["text-to-video", "image-to-video"])
     options = ModelOptionsSerializer()
     credits_per_video = serializers.IntegerField()
+    fallback = serializers.CharField(
+        allow_null=True, help_text="The model a video may be made with when this one is unavailable or fails (if its job allows)."
+    )
     price = ModelPriceSerializer()
 
 

@@ -62,6 +62,7 @@ def describe(spec: ModelSpec) -> dict:
         "kind": spec.kind,
         "options": spec.options(),
         "credits_per_video": spec.credits_per_video,
+        "fallback": spec.fallback or None,
         "price": {
             "text": price.text if price else None,
             "published": price.published if price else False,

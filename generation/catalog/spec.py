@@ -46,8 +46,10 @@ class ModelSpec:
     # How long a generation usually takes at the provider. Its webhook counts as
     # overdue only after this, and only then is the provider asked (generation.polling).
     expected_seconds: int = 180
-    # Room for the routing to come: another model to fall back to, and the group whose
-    # concurrency is capped together (default: the endpoint's family).
+    # The provider; the model a task may be re-planned on when this one's provider
+    # group is unavailable or fails it (generation.fallback: of the same kind, in
+    # another group); and the group whose concurrency is capped together (default:
+    # the endpoint's family).
     provider: str = "fal"
     fallback: str = ""
     concurrency_group: str = ""

@@ -89,8 +89,19 @@ def test_each_model_spells_its_own_fields():
 
 def test_room_for_routing_later():
     spec = get_model("veo-3.1")
-    assert (spec.provider, spec.fallback, spec.group) == ("fal", "", "veo")
+    assert (spec.provider, spec.fallback, spec.group) == ("fal", "kling-3-t2v", "veo")
     assert dataclasses.replace(spec, concurrency_group="google").group == "google"
+
+
+@pytest.mark.parametrize("spec", [spec for spec in MODELS if spec.fallback], ids=lambda spec: spec.key)
+def test_a_fallback_is_another_offered_model_of_the_same_kind_in_another_group(spec):
+    fallback = get_model(spec.fallback)
+    assert fallback.kind == spec.kind
+    # Another group: its breaker is not the one that made the task fall back.
+    assert fallback.group != spec.group
+    # An image-to-video model falls back to one that takes a last frame if it does.
+    assert fallback.takes_end_image or not spec.takes_end_image
+    assert describe(spec)["fallback"] == fallback.key
 
 
 def test_manage_catalog_json_lists_every_model_with_every_request(capsys):
