@@ -21,6 +21,7 @@ from generation.rules import NON_FIELD, RequestRefused
 from generation.services import cancel_job, start_generation
 from generation import webhooks
 from pixelart.selectors import input_frame
+from videoplanet.client_address import client_address
 
 PREFILL_SINGLE = ("model", "prompt", "duration", "resolution", "audio", "negative_prompt", "seed", "mode", "count")
 # Sent along when the model changes, so the new model's fields keep what was typed.
@@ -169,7 +170,7 @@ def fal_webhook(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"outcome": "throttled", "detail": "too many refused deliveries from this address"}, status=429)
     query = request.GET.dict()
     delivery = webhooks.record_delivery(
-        headers=request.headers, body=body, query=query, remote_addr=request.META.get("REMOTE_ADDR")
+        headers=request.headers, body=body, query=query, remote_addr=client_address(request)
     )
     answer = webhooks.process_delivery(delivery, body=body, headers=request.headers, query=query)
     if 400 <= answer.status < 500:

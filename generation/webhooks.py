@@ -35,6 +35,7 @@ from requests.structures import CaseInsensitiveDict
 from generation.models import Task, WebhookDelivery, WebhookOutcome
 from generation.services import apply_provider_outcome
 from generation.signatures import HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER_ID, SignatureError, verify_fal_signature
+from videoplanet.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +321,9 @@ def reprocess_delivery(delivery: WebhookDelivery, *, signature_override: bool = 
 # --- intake throttling ---------------------------------------------------------
 
 def _client_key(_group: str, request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    # The sender as our trusted proxies saw it (TRUSTED_PROXY_COUNT), never the
+    # proxy itself nor a header the sender wrote.
+    return client_address(request) or "unknown"
 
 
 def _refusals(request: HttpRequest, *, increment: bool) -> dict | None:

@@ -295,6 +295,29 @@ def test_an_address_that_keeps_sending_refused_deliveries_is_throttled_unrecorde
     assert post(client, task, body, headers, addr="192.0.2.50").status_code == 429
 
 
+def test_behind_a_trusted_proxy_the_throttle_counts_each_sender_not_the_proxy(client, fal_key, settings):
+    settings.FAL_WEBHOOK_REFUSED_RATE = "3/minute"
+    settings.TRUSTED_PROXY_COUNT = 1
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    forged = b'{"status": "OK"}'
+    proxy = "10.0.0.2"
+
+    def from_sender(sender, forged_part=""):
+        chain = f"{forged_part}, {sender}" if forged_part else sender
+        return client.post(
+            reverse("generation:fal-webhook") + f"?task={task.pk}&token=x", data=forged,
+            content_type="application/json", REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=chain,
+        )
+
+    # The attacker writes a new X-Forwarded-For entry every time: the proxy's own
+    # entry (the right-most) is what counts, so they are throttled all the same...
+    statuses = [from_sender("198.51.100.7", forged_part=f"192.0.2.{n}").status_code for n in range(6)]
+    assert statuses == [401, 401, 401, 429, 429, 429]
+    # ...while everyone else behind the same proxy is not.
+    assert from_sender("198.51.100.8").status_code == 401
+    assert set(WebhookDelivery.objects.values_list("remote_addr", flat=True)) == {"198.51.100.7", "198.51.100.8"}
+
+
 def test_a_crash_while_applying_is_recorded_and_answered_500_so_fal_retries(client, fal_key, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("the database went away")
