@@ -145,6 +145,11 @@ class ModelOptionsSerializer(serializers.Serializer):
     image_field = serializers.CharField(allow_blank=True, help_text="The endpoint's name for the image.")
     end_image = serializers.BooleanField(help_text="Whether a last-frame image may be sent.")
     end_image_field = serializers.CharField(allow_blank=True)
+    only_over_seconds = serializers.ListField(
+        child=serializers.DictField(),
+        help_text='Choices fal refuses together: a video longer than `seconds` only with these values, '
+                  'e.g. [{"seconds": 10, "only": {"resolution": ["1080p"]}}].',
+    )
 
 
 class ModelPriceSerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Endpoint", "Field", "all_endpoints", "known", "schema", "source", "validate"]
+__all__ = ["Constraint", "Endpoint", "Field", "all_endpoints", "known", "schema", "source", "validate"]
 
 _DATA = Path(__file__).with_name("endpoints.json")
 
@@ -43,6 +43,18 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """A rule between fields that fal states in words ("over 10 s only at 1080p and 25
+    fps") but its types cannot express: when `field`'s value is above `gt`, each field
+    in `only` must take one of its listed values. A field not sent counts as its default."""
+
+    field: str
+    gt: float
+    only: dict[str, tuple[Any, ...]]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Endpoint:
     id: str
     family: str
@@ -51,9 +63,17 @@ class Endpoint:
     source: str  # where the schema was read: repo@commit:path
     price_source: str | None = None
     notes: tuple[str, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name)
+
+    def value_of(self, arguments: dict[str, Any], name: str) -> Any:
+        """What the endpoint uses for `name`: the value sent, else its default."""
+        value = arguments.get(name)
+        if value is None and name in self.fields:
+            return self.fields[name].default
+        return value
 
 
 def _default(spec: dict[str, Any]) -> Any:
@@ -97,6 +117,15 @@ def _load() -> tuple[dict[str, Any], dict[str, Endpoint]]:
             price_source=price.get("source"),
             source=f"{top['repo']}@{data['schema_commit'][:7]}:{top['path']}",
             notes=tuple(data.get("notes") or ()),
+            constraints=tuple(
+                Constraint(
+                    field=rule["when"]["field"],
+                    gt=rule["when"]["gt"],
+                    only={name: tuple(values) for name, values in rule["only"].items()},
+                    source=rule.get("source", ""),
+                )
+                for rule in data.get("constraints") or ()
+            ),
         )
     return top, endpoints
 
@@ -138,6 +167,29 @@ def validate(endpoint_id: str, arguments: dict[str, Any]) -> list[dict[str, Any]
                 errors.append(_error(["body", name], "Field required", "missing", arguments))
             continue
         errors.extend(_check(field, arguments[name], ["body", name]))
+    if not errors:
+        errors.extend(constraint_errors(endpoint, arguments))
+    return errors
+
+
+def constraint_errors(endpoint: Endpoint, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """The endpoint's rules between fields that these (otherwise valid) arguments break,
+    as 422 ``detail`` entries on the field that must change."""
+    errors = []
+    for rule in endpoint.constraints:
+        value = endpoint.value_of(arguments, rule.field)
+        if not _is_number(value) and not (isinstance(value, str) and value.rstrip("s").isdigit()):
+            continue
+        if float(str(value).rstrip("s")) <= rule.gt:
+            continue
+        for name, allowed in rule.only.items():
+            actual = endpoint.value_of(arguments, name)
+            if not any(_same(actual, option) for option in allowed):
+                choices = " or ".join(_literal(option) for option in allowed)
+                errors.append(_error(
+                    ["body", name], f"Input should be {choices} when {rule.field} is greater than {rule.gt:g}",
+                    "value_error", actual, expected=choices,
+                ))
     return errors
 
 

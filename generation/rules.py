@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from generation.catalog import MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
 from generation.input_images import image_problems
-from generation.planning import MAX_VIDEOS_PER_JOB, SEED_LIMIT, JobMode, Plan, plan_job
+from generation.planning import MAX_VIDEOS_PER_JOB, SEED_LIMIT, JobMode, Plan, Variant, plan_job
 from generation.styles import STYLES, compose_prompt
 
 NON_FIELD = "__all__"
@@ -49,6 +49,19 @@ class CheckedRequest:
     negative_prompt: str
     seed: int | None
     plan: Plan
+
+    def arguments_for(self, variant: Variant) -> dict:
+        """What is sent to the model for one planned video, images aside (they are
+        added at submit under the model's own field names)."""
+        return self.spec.build_arguments(
+            prompt=compose_prompt(self.prompt, variant.style),
+            duration=self.duration,
+            aspect_ratio=variant.aspect_ratio,
+            resolution=self.resolution,
+            audio=self.audio,
+            negative_prompt=self.negative_prompt,
+            seed=variant.seed,
+        )
 
 
 class _Errors(dict):
@@ -177,6 +190,13 @@ def check_request(
         errors.add("negative_prompt", f"{spec.label} takes nothing to avoid; clear it or choose a model that does.")
     elif len(negative_prompt) > PROMPT_MAX_CHARS:
         errors.add("negative_prompt", f"Keep it to {PROMPT_MAX_CHARS} characters.")
+
+    if not errors.keys() & {"duration", "resolution", "audio"}:
+        combination = spec.combination_refused(
+            spec.build_arguments(prompt=prompt, duration=duration, resolution=resolution, audio=audio)
+        )
+        if combination:
+            errors.add("duration", combination)
 
     if spec.requires_image and not image:
         errors.add("image", f"{spec.label} needs an input image.")

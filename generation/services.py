@@ -25,7 +25,6 @@ from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
 from generation.request_keys import REQUEST_KEY_MAX_LENGTH, RequestKeyReused, request_digest
 from generation.rules import CheckedRequest, RequestRefused, check_input_images, check_request
-from generation.styles import compose_prompt
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
 from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
 from history.models import HistoryItem
@@ -187,15 +186,7 @@ def _record_job(
                 style=variant.style,
                 aspect_ratio=variant.aspect_ratio,
                 seed=variant.seed if spec.seed else None,
-                arguments=spec.build_arguments(
-                    prompt=compose_prompt(checked.prompt, variant.style),
-                    duration=checked.duration,
-                    aspect_ratio=variant.aspect_ratio,
-                    resolution=checked.resolution,
-                    audio=checked.audio,
-                    negative_prompt=checked.negative_prompt,
-                    seed=variant.seed,
-                ),
+                arguments=checked.arguments_for(variant),
             )
             for variant in plan.variants
         )

@@ -7,6 +7,7 @@ catalog test proves every request we can build validates against it."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -203,18 +204,26 @@ class ModelSpec:
             "image_field": self.image_field,
             "end_image": self.takes_end_image,
             "end_image_field": self.end_image_field,
+            # Choices fal refuses together: over `seconds`, only these values.
+            "only_over_seconds": [
+                {"seconds": rule.gt, "only": {name: list(values) for name, values in rule.only.items()}}
+                for rule in self.schema.constraints if rule.field == "duration"
+            ],
         }
 
     def every_request(self, *, prompt: str = "a red fox running through fresh snow") -> Iterator[dict[str, Any]]:
         """Every argument set the product can send: the cartesian product of the offered
-        choices, with and without each optional input (images as placeholder URLs)."""
+        choices, with and without each optional input (images as placeholder URLs),
+        less the combinations the request rules refuse (`combination_refused`)."""
         axes = itertools.product(
             self.durations,
             self.aspect_ratios or ("",),
             self.resolutions or ("",),
             (False, True) if self.audio else (None,),
             ("", "blur, text") if self.negative_prompt else ("",),
-            (None, 0, 2**31 - 1) if self.seed else (None,),
+            # The product always sends a seed to a model that takes one (its own pick
+            # when the user gives none): the smallest and the largest it can send.
+            (0, 2**31 - 1) if self.seed else (None,),
             (False, True) if self.takes_end_image else (False,),
         )
         for duration, ratio, resolution, audio, negative, seed, with_end in axes:
@@ -222,11 +231,29 @@ class ModelSpec:
                 prompt=prompt, duration=duration, aspect_ratio=ratio, resolution=resolution,
                 audio=audio, negative_prompt=negative, seed=seed,
             )
+            if self.combination_refused(arguments):
+                continue  # the request rules refuse it, so it is never sent
             arguments.update(self.image_arguments(
                 image_url=IMAGE_PLACEHOLDER if self.takes_image else None,
                 end_image_url=END_IMAGE_PLACEHOLDER if with_end else None,
             ))
             yield arguments
+
+    def combination_refused(self, arguments: Mapping[str, Any]) -> str:
+        """Why fal refuses these choices together ("" when it does not): the rules
+        between fields its schema states in words, e.g. LTX 2.3 Fast makes videos over
+        10 seconds only at 1080p. The request rules refuse such a combination."""
+        for rule in self.schema.constraints:
+            if not falschemas.constraint_errors(
+                dataclasses.replace(self.schema, constraints=(rule,)), dict(arguments)
+            ):
+                continue
+            allowed = "; ".join(
+                f"{name.replace('_', ' ')} {' or '.join(str(value) for value in values)}"
+                for name, values in rule.only.items() if name in arguments
+            )
+            return f"{self.label} makes videos over {rule.gt:g} seconds only at {allowed or 'its defaults'}."
+        return ""
 
     def schema_problems(self) -> list[str]:
         """Where this entry disagrees with fal's schema (the catalog test wants none)."""

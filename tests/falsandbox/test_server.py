@@ -360,6 +360,17 @@ def test_a_missing_required_field_fails_at_run_time_too(fal: SandboxFalClient) -
     assert result.json()["detail"][0]["type"] == "missing"
 
 
+def test_a_combination_fal_refuses_fails_at_run_time_on_the_field_to_change(fal: SandboxFalClient) -> None:
+    # LTX 2.3 Fast: each value is one of its choices, but over 10 s it makes only 1080p.
+    app = "fal-ai/ltx-2.3/text-to-video/fast"
+    handle = fal.submit(app, {"prompt": _prompt("long and sharp"), "duration": 12, "resolution": "2160p"})
+    wait_completed(fal, handle.request_id, app)
+    result = httpx.get(handle.response_url, headers=KEY)
+    assert result.status_code == 422
+    (entry,) = result.json()["detail"]
+    assert (entry["loc"], entry["type"], entry["input"]) == (["body", "resolution"], "value_error", "2160p")
+
+
 def test_status_is_202_until_done_then_200(fal: SandboxFalClient) -> None:
     handle = fal.submit(TEXT_TO_VIDEO, {"prompt": _prompt("codes"), "duration": "3"})
     codes = []

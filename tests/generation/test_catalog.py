@@ -2,16 +2,23 @@
 for every model and every choice the form and the API offer, validates."""
 
 import dataclasses
+import itertools
 import json
+import re
 from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 import falschemas
 from generation.catalog import (
-    DEFAULT_MODEL_KEY, IMAGE_PLACEHOLDER, IMAGE_TO_VIDEO, MODELS, TEXT_TO_VIDEO, describe, get_model,
+    DEFAULT_MODEL_KEY, END_IMAGE_PLACEHOLDER, IMAGE_PLACEHOLDER, IMAGE_TO_VIDEO, MODELS, TEXT_TO_VIDEO, describe,
+    get_model,
 )
+from generation.planning import MAX_VIDEOS_PER_JOB, SEED_LIMIT, JobMode
+from generation.rules import RequestRefused, check_request
+from generation.styles import STYLES
 
 
 def test_the_catalog_spans_families_and_kinds():
@@ -39,10 +46,14 @@ def test_every_request_the_product_can_build_validates_against_fal_schema(spec):
     requests = list(spec.every_request())
     expected = (
         len(spec.durations) * max(len(spec.aspect_ratios), 1) * max(len(spec.resolutions), 1)
-        * (2 if spec.audio else 1) * (2 if spec.negative_prompt else 1) * (3 if spec.seed else 1)
+        * (2 if spec.audio else 1) * (2 if spec.negative_prompt else 1) * (2 if spec.seed else 1)
         * (2 if spec.takes_end_image else 1)
     )
-    assert len(requests) == expected
+    # LTX 2.3 Fast: 12 to 20 s at 1440p or 2160p (both ratios, sound on or off) fal refuses.
+    never_sent = (spec.key == "ltx-2.3-fast-t2v") * 5 * 2 * 2 * 2
+    assert len(requests) == expected - never_sent
+    if spec.seed:  # the product always sends a seed (its own pick when none is given)
+        assert {arguments["seed"] for arguments in requests} == {0, 2**31 - 1}
     for arguments in requests:
         assert falschemas.validate(spec.endpoint, arguments) == [], arguments
         assert (spec.image_field in arguments) == spec.takes_image
@@ -134,3 +145,90 @@ def test_describe_is_what_the_api_lists():
     entry = describe(get_model("kling-2.6-i2v"))
     assert entry["options"]["image_field"] == "start_image_url" and entry["options"]["end_image"] is True
     assert entry["price"]["text"].startswith("$0.07/s")
+
+
+# --- every choice the page and the API offer, through the product's own path --------
+
+
+def _offered_on_the_page(client, spec) -> dict:
+    """What the Generate page offers once this model is chosen, read from the HTML the
+    page swaps in (the options part, with its aspect ratios out of band)."""
+    html = client.get(reverse("generation:plan"), {"part": "options", "model": spec.key}).content.decode()
+
+    def select(name):
+        match = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S)
+        return re.findall(r'<option value="([^"]*)"', match.group(1)) if match else []
+
+    return {
+        "durations": [int(value) for value in select("duration")],
+        "resolutions": [value for value in select("resolution") if value],
+        "audio": [value for value in select("audio") if value],
+        "aspect_ratios": re.findall(r'name="aspect_ratios" value="([^"]*)"', html),
+        "seed": 'name="seed"' in html,
+        "negative_prompt": 'name="negative_prompt"' in html,
+        "image": 'id="image-field" hidden' not in html,
+        "end_image": 'id="end-image-field" hidden' not in html,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.key)
+def test_every_choice_the_page_and_the_api_offer_builds_a_request_fal_accepts(signed_in, spec):
+    page = _offered_on_the_page(signed_in, spec)
+    api = next(entry for entry in signed_in.get("/api/models/").json() if entry["key"] == spec.key)["options"]
+    # The page and the API offer the same choices.
+    assert page["durations"] == api["durations"]
+    assert page["resolutions"] == api["resolutions"]
+    assert page["aspect_ratios"] == api["aspect_ratios"]
+    assert bool(page["audio"]) == api["audio"] and page["seed"] == api["seed"]
+    assert page["negative_prompt"] == api["negative_prompt"]
+    assert page["image"] == (api["image"] == "required") and page["end_image"] == api["end_image"]
+
+    sent = refused = 0
+    for duration, resolution, audio, negative, seed, with_end in itertools.product(
+        page["durations"],
+        page["resolutions"] or [""],
+        [value == "on" for value in page["audio"]] or [None],
+        ["", "blur, text, watermark"] if page["negative_prompt"] else [""],
+        [0, SEED_LIMIT - 1] if page["seed"] else [None],
+        [False, True] if page["end_image"] else [False],
+    ):
+        try:
+            checked = check_request(
+                model_key=spec.key, prompt="a red fox running through fresh snow", duration=duration,
+                styles=[style.key for style in STYLES], aspect_ratios=page["aspect_ratios"], mode=JobMode.BATCH,
+                count=MAX_VIDEOS_PER_JOB,
+                seed=seed, negative_prompt=negative, resolution=resolution, audio=audio,
+                image=page["image"], end_image=with_end,
+            )
+        except RequestRefused as refusal:
+            # Only a combination fal itself refuses, said on the duration field.
+            assert list(refusal.errors) == ["duration"], refusal.errors
+            arguments = spec.build_arguments(prompt="p", duration=duration, resolution=resolution, audio=audio)
+            assert falschemas.validate(spec.endpoint, arguments) != []
+            refused += 1
+            continue
+        for variant in checked.plan.variants:
+            arguments = checked.arguments_for(variant)
+            arguments.update(spec.image_arguments(
+                image_url=IMAGE_PLACEHOLDER if page["image"] else None,
+                end_image_url=END_IMAGE_PLACEHOLDER if with_end else None,
+            ))
+            assert falschemas.validate(spec.endpoint, arguments) == [], arguments
+            sent += 1
+    assert sent >= MAX_VIDEOS_PER_JOB * len(page["durations"])
+    assert refused == (spec.key == "ltx-2.3-fast-t2v") * 5 * 2 * 2  # 12..20 s at 1440p and 2160p, sound on or off
+
+
+def test_fal_makes_long_ltx_fast_videos_only_at_1080p_and_we_never_ask_otherwise():
+    ltx = get_model("ltx-2.3-fast-t2v")
+    refused = falschemas.validate(ltx.endpoint, {"prompt": "p", "duration": 12, "resolution": "1440p"})
+    assert [(entry["loc"], entry["type"]) for entry in refused] == [(["body", "resolution"], "value_error")]
+    assert falschemas.validate(ltx.endpoint, {"prompt": "p", "duration": 12, "resolution": "1080p"}) == []
+    assert falschemas.validate(ltx.endpoint, {"prompt": "p", "duration": 10, "resolution": "2160p"}) == []
+    with pytest.raises(RequestRefused) as caught:
+        check_request(model_key=ltx.key, prompt="a fox", duration=12, resolution="2160p")
+    assert caught.value.errors == {"duration": ["LTX 2.3 Fast · text to video makes videos over 10 seconds only at resolution 1080p."]}
+    assert check_request(model_key=ltx.key, prompt="a fox", duration=20, resolution="1080p").duration == 20
+    assert not any(args["duration"] > 10 and args["resolution"] != "1080p" for args in ltx.every_request())
+    assert describe(ltx)["options"]["only_over_seconds"] == [{"seconds": 10, "only": {"resolution": ["1080p"], "fps": [25]}}]
