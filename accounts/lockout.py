@@ -5,6 +5,7 @@ everywhere else (the HTML and admin logins). 429 either way, with Retry-After.""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -21,3 +22,28 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
         response = render(request, "accounts/locked_out.html", {"minutes": max(1, retry_after // 60)}, status=429)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def login_name(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The account a login attempt is about, as django-axes counts it per account.
+
+    The log-in form takes a username or an email address, and matches usernames
+    without regard to case: "Victim", "VICTIM" and victim's email address all reach
+    one account, so they must share one count, or every spelling would bring a fresh
+    set of guesses. A name that matches no account is counted in its folded case."""
+    credentials = credentials or {}
+    typed = credentials.get("username") or credentials.get("email")
+    if typed is None:
+        data = getattr(request, "data", None) or request.POST
+        typed = data.get("login") or data.get("username")
+    if not typed or not isinstance(typed, str):
+        return None
+    typed = typed.strip()
+    users = get_user_model()._default_manager
+    user = None
+    if "@" in typed:
+        user = users.filter(email__iexact=typed).order_by("pk").first()
+    if user is None:
+        matches = list(users.filter(**{f"{users.model.USERNAME_FIELD}__iexact": typed})[:2])
+        user = matches[0] if len(matches) == 1 else None
+    return user.get_username() if user is not None else typed.casefold()

@@ -150,7 +150,7 @@ def login(stack) -> requests.Session:
     token = csrf_token(session.get(f"{stack.url}/accounts/login/"))
     answer = session.post(
         f"{stack.url}/accounts/login/",
-        data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": token, "next": "/history/"},
+        data={"login": "demo", "password": "demo", "csrfmiddlewaretoken": token, "next": "/history/"},
         headers={"Referer": f"{stack.url}/accounts/login/"},
     )
     assert answer.url.endswith("/history/"), "demo login failed"
@@ -162,7 +162,7 @@ def browser_log_in(browser, base_url: str, username: str = "demo", password: str
     loaded: a click returns before the browser has navigated, so a page opened at once
     could still be asked for without the session cookie."""
     browser.get(f"{base_url}/accounts/login/")
-    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "login").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 30).until(lambda b: "/accounts/login/" not in b.current_url, "the login page did not let us in")

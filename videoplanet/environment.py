@@ -67,6 +67,13 @@ class Env(environ.Env):
             raise _bad(var, expected)
         return config
 
+    def choice(self, var: str, *, choices: list[str], default: str) -> str:
+        """One word out of `choices` (compared in lower case)."""
+        value = self.str(var, default=default).strip().lower()
+        if value not in choices:
+            raise _bad(var, f"one of {', '.join(choices)}")
+        return value
+
     def rate(self, var: str, *, default: str) -> str:
         """A throttle rate as REST framework reads it: `30/minute`, `10/second`, `100/day`."""
         value = self.str(var, default=default).strip()

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "operations",
     "api",
     "axes",
+    "allauth",
+    "allauth.account",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     # Last: turns a login that django-axes refused into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -112,9 +115,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "history:gallery"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- accounts (django-allauth) ------------------------------------------------------
+# Sign up, log in with the username or the email address, log out, change and reset the
+# password by email. Verifying the address is offered ("optional"), required before the
+# first login ("mandatory") or skipped ("none"). Mail leaves through MAILERS below.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env.choice("ACCOUNT_EMAIL_VERIFICATION", choices=["optional", "mandatory", "none"], default="optional")
+ACCOUNT_LOGOUT_REDIRECT_URL = LOGOUT_REDIRECT_URL
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[VideoPlanet] "
+# Failed logins are counted by django-axes (below) for every login form alike; allauth's
+# own cache-based count of them is off so that one rule, stored in the database, decides.
+# Its other limits (reset and confirmation mails, sign-ups per address) stay on.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="VideoPlanet <videoplanet@localhost>")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -311,13 +331,17 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # which counts failures in the database, so every web process and machine shares the
 # count: LOGIN_FAILURE_LIMIT failures for one account, or from one address, lock that
 # account or address out for LOGIN_COOLOFF_MINUTES.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# allauth's backend is Django's ModelBackend that also accepts an email address; allauth's
+# login form passes the typed login as `username` too, which is what axes counts.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "allauth.account.auth_backends.AuthenticationBackend"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "videoplanet.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# One count per account however its login is spelt (username in any case, or email).
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"
 # A success does not wipe the failures: otherwise a guesser with an account of their
 # own could log into it between guesses and reset the count for their address.
 AXES_RESET_ON_SUCCESS = False

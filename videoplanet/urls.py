@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from allauth.account import views as account_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -11,8 +11,11 @@ urlpatterns = [
     path("history/", include("history.urls")),
     path("", include("pixelart.urls")),
     path("api/", include("api.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign up, log in and out, password change and reset, email addresses: django-allauth.
+    # "login" and "logout" are the names the rest of the project has always reversed.
+    path("accounts/login/", account_views.login, name="login"),
+    path("accounts/logout/", account_views.logout, name="logout"),
+    path("accounts/", include("allauth.urls")),
     path("metrics", operations_views.metrics_view, name="metrics"),
     path("admin/monitoring/", admin.site.admin_view(operations_views.monitoring), name="monitoring"),
     path("admin/", admin.site.urls),

@@ -28,7 +28,7 @@ def victim():
 
 
 def html_login(username, password, *, addr="198.51.100.7", **headers):
-    return Client(REMOTE_ADDR=addr).post("/accounts/login/", {"username": username, "password": password}, headers=headers)
+    return Client(REMOTE_ADDR=addr).post("/accounts/login/", {"login": username, "password": password}, headers=headers)
 
 
 def admin_login(username, password, *, addr="198.51.100.7"):
@@ -56,6 +56,19 @@ def test_an_account_is_locked_whatever_address_the_guesses_come_from(victim):
     for n in range(LIMIT):
         html_login("victim", f"guess{n}", addr=f"203.0.113.{n + 1}")
     assert html_login("victim", "pw", addr="203.0.113.200").status_code == 429
+
+
+def test_every_spelling_of_an_account_shares_its_count(victim):
+    """The login form takes the username in any case or the email address: guesses
+    under each spelling count against the one account (from other addresses, so the
+    address limit plays no part)."""
+    victim.email = "victim@example.com"
+    victim.save()
+    spellings = ["victim", "VICTIM", "Victim@Example.com"]
+    for n, spelling in enumerate(spellings[:LIMIT]):
+        html_login(spelling, f"guess{n}", addr=f"203.0.113.{n + 1}")
+    locked = html_login("victim@example.com", "pw", addr="203.0.113.99")
+    assert locked.status_code == 429 and b"Too many failed logins" in locked.content
 
 
 def test_an_address_is_locked_whatever_accounts_it_tries(victim):

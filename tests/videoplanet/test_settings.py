@@ -42,6 +42,15 @@ EXAMPLES = {
     ("ADMINS", "admins@localhost"): lambda s: s["ADMINS"] == ["admins@localhost"],
     ("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"): lambda s: s["MAILERS"]["default"]["BACKEND"]
     == "django.core.mail.backends.smtp.EmailBackend",
+    ("ACCOUNT_EMAIL_VERIFICATION", "optional"): lambda s: s["ACCOUNT_EMAIL_VERIFICATION"] == "optional",
+    ("ACCOUNT_EMAIL_VERIFICATION", "mandatory"): lambda s: s["ACCOUNT_EMAIL_VERIFICATION"] == "mandatory",
+    ("ACCOUNT_EMAIL_VERIFICATION", "none"): lambda s: s["ACCOUNT_EMAIL_VERIFICATION"] == "none",
+    ("EMAIL_OPTIONS", '{"host": "smtp.example.com", "port": 587, "use_tls": true}'): lambda s: s["MAILERS"]["default"][
+        "OPTIONS"
+    ]
+    == {"host": "smtp.example.com", "port": 587, "use_tls": True},
+    ("DEFAULT_FROM_EMAIL", "VideoPlanet <videoplanet@localhost>"): lambda s: s["DEFAULT_FROM_EMAIL"]
+    == "VideoPlanet <videoplanet@localhost>",
     ("SANDBOX_FAULTS", "no_webhook=0.1,result_500=0.05"): lambda s: True,  # read by the sandbox itself, below
 }
 
@@ -81,6 +90,7 @@ NOT_EXAMPLES = {
     ("METRICS_ALLOWED_NETWORKS", "Authorization: Bearer …"),
     ("METRICS_TOKEN", "/metrics"),
     ("EMAIL_OPTIONS", "django.core.mail.backends.smtp.EmailBackend"),
+    ("EMAIL_BACKEND", '{"host": "smtp.example.com", "port": 587, "use_tls": true}'),
 }
 
 
@@ -114,6 +124,7 @@ def test_the_sandbox_reads_the_documented_fault_rates():
         ("DOWNLOAD_ALLOWED_PORTS", "https"),
         ("DOWNLOAD_ALLOWED_NETWORKS", "10.0.0.0/33"),
         ("DATABASE_URL", "nosuchdb://x"),
+        ("ACCOUNT_EMAIL_VERIFICATION", "sometimes"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, name, value):

@@ -1,0 +1,74 @@
+"""Signing up through the pages: the account is made with its wallet and the welcome
+grant, the address is sent a confirmation link, and the new user is signed in."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from credits.models import EntryKind, LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+STRONG = "a-long-Passphrase-42"
+
+
+def sign_up(client, username="newcomer", email="newcomer@example.com", password=STRONG, password2=None):
+    return client.post(
+        "/accounts/signup/",
+        {"username": username, "email": email, "password1": password, "password2": password2 or password},
+    )
+
+
+def test_a_new_user_starts_with_the_welcome_grant_on_their_ledger(client, settings):
+    settings.CREDITS_WELCOME_GRANT = 7
+    answer = sign_up(client)
+    assert answer.status_code == 302
+    user = get_user_model().objects.get(username="newcomer")
+    assert user.wallet.balance == 7
+    grant = LedgerEntry.objects.get(wallet__user=user)
+    assert (grant.kind, grant.credits) == (EntryKind.GRANT, 7)
+    # Signed in at once (verification is optional by default), and the gallery opens.
+    assert client.get("/history/").status_code == 200
+
+
+def test_sign_up_sends_a_confirmation_link_that_verifies_the_address(client):
+    sign_up(client)
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["newcomer@example.com"]
+    link = re.search(r"http://testserver(/accounts/confirm-email/[^\s]+/)", mail.outbox[0].body).group(1)
+    client.post(link)
+    user = get_user_model().objects.get(username="newcomer")
+    assert user.emailaddress_set.get().verified
+
+
+def test_mandatory_verification_keeps_the_new_user_out_until_they_confirm(client, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    answer = sign_up(client)
+    assert answer.status_code == 302 and answer["Location"] == "/accounts/confirm-email/"
+    assert client.get("/history/").status_code == 302  # not signed in
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"password2": "something-else-42"}, "password2", "same password"),
+        ({"password": "123", "password2": "123"}, "password1", "too short"),
+        ({"email": "not-an-address"}, "email", "valid email"),
+    ],
+)
+def test_a_refused_sign_up_says_which_field_and_makes_nobody(client, fields, field, message):
+    answer = sign_up(client, **fields)
+    assert answer.status_code == 200
+    assert message in str(answer.context["form"].errors[field]).lower() or message in str(answer.context["form"].errors).lower()
+    assert not get_user_model().objects.filter(username="newcomer").exists()
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_taken_username_or_email_is_refused(client):
+    get_user_model().objects.create_user("newcomer", "first@example.com", "pw")
+    answer = sign_up(client, email="other@example.com")
+    assert "username" in answer.context["form"].errors
+    answer = sign_up(client, username="second", email="FIRST@example.com")
+    assert "email" in answer.context["form"].errors
