@@ -17,6 +17,7 @@ from generation.planning import MAX_VIDEOS_PER_JOB, JobMode
 from generation.selectors import JobProgress
 from generation.styles import STYLES
 from history.models import HistoryItem
+from projects.selectors import own_project
 
 MODEL_KEYS = ", ".join(m.key for m in MODELS)
 IGNORED_FIELDS = {"csrfmiddlewaretoken"}  # a browser form's, not a setting
@@ -65,6 +66,9 @@ class JobCreateSerializer(serializers.Serializer):
     negative_prompt = TextField(required=False, allow_blank=True, help_text="What to avoid.")
     image = serializers.ImageField(required=False, help_text="Input image for image-to-video models (multipart only).")
     end_image = serializers.ImageField(required=False, help_text="Last-frame image, for models that take one (multipart only).")
+    project = serializers.UUIDField(
+        required=False, allow_null=True, help_text="One of your projects: the new videos fill its first free slots."
+    )
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
@@ -92,7 +96,12 @@ class JobCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {("non_field_errors" if key == "__all__" else key): messages for key, messages in form.errors.items()}
             )
-        return form.generation_kwargs()
+        kwargs = form.generation_kwargs()
+        if data.get("project"):
+            kwargs["project"] = own_project(request.user, data.get("project"))
+            if kwargs["project"] is None:
+                raise serializers.ValidationError({"project": ["Not one of your projects."]})
+        return kwargs
 
 
 def _form_data(data: Mapping):

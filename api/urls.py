@@ -2,12 +2,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import pixelart, views
+from api import pixelart, projects, views
 
 router = DefaultRouter()
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("history", views.HistoryViewSet, basename="history")
+router.register("projects", projects.ProjectViewSet, basename="project")
 
 app_name = "api"
 

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -21,6 +22,7 @@ from generation.rules import NON_FIELD, RequestRefused
 from generation.services import cancel_job, start_generation
 from generation import webhooks
 from pixelart.selectors import input_frame
+from projects.selectors import own_project, project_names
 from videoplanet.client_address import client_address
 
 PREFILL_SINGLE = ("model", "prompt", "duration", "resolution", "audio", "negative_prompt", "seed", "mode", "count")
@@ -45,9 +47,13 @@ def generate(request: HttpRequest) -> HttpResponse:
             files = files.copy()
             files["image"] = SimpleUploadedFile("frame.png", attached.png, content_type="image/png")
         form = GenerationForm(request.POST, files)
+        chosen_project = request.POST.get("project", "")
+        project = own_project(request.user, chosen_project) if chosen_project else None
+        if chosen_project and project is None:
+            form.add_error(None, _("Choose one of your projects, or none."))
         if form.is_valid():
             try:
-                job = start_generation(user=request.user, **form.generation_kwargs())
+                job = start_generation(user=request.user, project=project, **form.generation_kwargs())
             except CreditRefused as refused:
                 form.add_error(None, refused.message)
             except RequestRefused as refused:  # the form checks first; this is the backstop
@@ -66,6 +72,8 @@ def generate(request: HttpRequest) -> HttpResponse:
                 lead = "Your video is on its way." if count == 1 else f"Your {count} videos are on their way."
                 they = "it" if count == 1 else "they"
                 messages.success(request, f"{lead} You can leave this page; {they} will wait for you here.")
+                if project is not None:
+                    return redirect(project)
                 # Unfinished jobs head the gallery, so the new one is the first thing there.
                 return redirect("history:gallery")
         plan_data = request.POST
@@ -80,6 +88,8 @@ def generate(request: HttpRequest) -> HttpResponse:
         form = GenerationForm(initial=initial)
     context = {
         "form": form, "models": MODELS, "request_key": new_request_key(), **_plan_context(request, PlanForm(plan_data)),
+        "projects": project_names(request.user),
+        "chosen_project": (request.POST if request.method == "POST" else request.GET).get("project", ""),
     }
     if attached is not None:
         context["attached_frame"] = attached

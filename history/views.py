@@ -24,6 +24,7 @@ from history.models import HistoryItem
 from history.selectors import gallery_groups, gallery_page, history_for, viewable_items
 from history.selectors import rating_of
 from history.services import RatingRefused, delete_history_item, rate_item
+from projects.selectors import own_project, project_slots, running_jobs
 from videoplanet.private_media import serve_private_file
 
 MODEL_KEYS = frozenset(m.key for m in MODELS)
@@ -113,17 +114,18 @@ def card_updates(request: HttpRequest) -> HttpResponse:
     jobs = {item.task.job_id: item.task.job for item in items}
     progress = progress_for_jobs(jobs)
     heads = [(job, progress[job_id]) for job_id, job in jobs.items() if job_id in progress and progress[job_id].total > 1]
-    return render(
-        request,
-        "history/card_updates.html",
-        {
-            "items": items,
-            "heads": heads,
-            "poll_ids": poll_ids,
-            "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
-            "page_url": _page_url(request),
-        },
-    )
+    context = {
+        "items": items,
+        "heads": heads,
+        "poll_ids": poll_ids,
+        "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
+        "page_url": _page_url(request),
+    }
+    # A project page also refreshes its "now making" panel.
+    project = own_project(request.user, request.GET["project"]) if request.GET.get("project") else None
+    if project is not None:
+        context.update(project=project, running_jobs=running_jobs(project_slots(project)))
+    return render(request, "history/card_updates.html", context)
 
 
 @login_required

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from history.models import HistoryItem
 from projects.models import Project, Slot
@@ -113,3 +114,39 @@ def move_item(*, user, slot: Slot, target: Project) -> Slot | None:
 def clear_slot(*, slot: Slot) -> None:
     """Take the video out of the project (the video itself stays in the gallery)."""
     Slot.objects.filter(pk=slot.pk).update(item=None)
+
+
+def rename_project(*, user, project: Project, name: str) -> Project:
+    """Give the user's project a new name (1 to 120 characters once trimmed)."""
+    if project.user_id != user.pk:
+        raise ProjectRefused(_("That project is not yours."))
+    name = name.strip()
+    if not name:
+        raise ProjectRefused(_("A project needs a name."))
+    Project.objects.filter(pk=project.pk).update(name=name[:120])
+    project.name = name[:120]
+    return project
+
+
+def delete_project(*, user, project: Project) -> None:
+    """Delete the project and its slots; the videos stay in the gallery."""
+    if project.user_id != user.pk:
+        raise ProjectRefused(_("That project is not yours."))
+    project.delete()
+    logger.info("project %s deleted", project.pk)
+
+
+def shift_slot(*, project: Project, slot: Slot, by: int) -> None:
+    """Move a slot `by` places earlier (negative) or later (positive) in its project,
+    the others closing up around it; at either end it stays where it is."""
+    if slot.project_id != project.pk:
+        raise ProjectRefused(_("That slot is not in this project."))
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        order = list(Slot.objects.filter(project=project).order_by("position").values_list("pk", flat=True))
+        index = order.index(slot.pk)
+        target = max(0, min(len(order) - 1, index + by))
+        if target == index:
+            return
+        order.insert(target, order.pop(index))
+        reorder_slots(project=project, slot_ids=order)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="history:gallery", permanent=False), name="home"),
     path("", include("generation.urls")),
     path("history/", include("history.urls")),
+    path("projects/", include("projects.urls")),
     path("", include("pixelart.urls")),
     path("api/", include("api.urls")),
     # Sign up, log in and out, password change and reset, email addresses: django-allauth.
