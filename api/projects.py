@@ -113,6 +113,10 @@ class ProjectViewSet(
         services.delete_project(user=request.user, project=self._project())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={200: ProjectSerializer(many=True), 404: OpenApiResponse(ErrorSerializer, description="No such page (code not_found).")})
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     @extend_schema(responses={200: ProjectSerializer, **NOT_FOUND})
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
