@@ -199,14 +199,15 @@ def _record_job(
     return job, new_tasks
 
 
-def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str = "") -> bool:
-    """Finish a task as failed, unless it has already finished. Returns whether it moved."""
+def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str = "", seen: Task | None = None) -> bool:
+    """Finish a task as failed, unless it has already finished. Returns whether it moved.
+    `seen`: the caller's own read of the task, if any (see `transition_task`)."""
     return try_transition_task(
-        task_id, TaskStatus.FAILED, error_kind=kind, error_message=message[:500], error_detail=detail
+        task_id, TaskStatus.FAILED, seen=seen, error_kind=kind, error_message=message[:500], error_detail=detail
     )
 
 
-def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bool:
+def accept_result(*, task_id: UUID | str, request_id: str, video_url: str, seen: Task | None = None) -> bool:
     """The provider finished: record where the video is and queue its download.
     Returns False (and changes nothing) when the task is past that point already."""
     with transaction.atomic():
@@ -214,6 +215,7 @@ def accept_result(*, task_id: UUID | str, request_id: str, video_url: str) -> bo
             task_id,
             TaskStatus.DOWNLOADING,
             only_from=[TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS],
+            seen=seen,
             result_url=video_url,
             request_id=lambda t: t.request_id or request_id,
             queue_position=None,
@@ -236,9 +238,10 @@ def apply_provider_outcome(
         video = (payload or {}).get("video") if isinstance(payload, dict) else None
         url = video.get("url") if isinstance(video, dict) else None
         if isinstance(url, str) and url:
-            return accept_result(task_id=task.pk, request_id=request_id, video_url=url)
+            return accept_result(task_id=task.pk, request_id=request_id, video_url=url, seen=task)
         return fail_task(
             task_id=task.pk,
+            seen=task,
             kind=ErrorKind.PROVIDER,
             message="The model finished but returned no video.",
             detail=f"payload without video url: {str(payload)[:2000]}; payload_error: {payload_error}",
@@ -262,7 +265,7 @@ def watch_progress(*, task_ids) -> None:
 def apply_provider_failure(*, task: Task, failure: FalFailure, detail: str) -> bool:
     """The model refused or failed the request: fail the task with fal's reason,
     field by field, and the kind fal's error type says."""
-    return fail_task(task_id=task.pk, kind=failure.kind, message=model_failure_message(failure), detail=detail)
+    return fail_task(task_id=task.pk, kind=failure.kind, message=model_failure_message(failure), detail=detail, seen=task)
 
 
 def retry_task(*, task: Task) -> Task:

@@ -161,8 +161,10 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
                 next_attempt_at=group.probe_after,
                 lease_until=None,
                 **fields,
-            ) and group.probe_after is not None:
-                enqueue_submit_task(task.pk, run_after=group.probe_after)
+            ):
+                guardrails.note_waiting(endpoint=task.endpoint)
+                if group.probe_after is not None:
+                    enqueue_submit_task(task.pk, run_after=group.probe_after)
         return
     # A refused move below means the task was cancelled or claimed by a webhook meanwhile.
     if error.retryable and task.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS:

@@ -16,6 +16,8 @@ from django.apps import apps
 from django.db import models, transaction
 from django.utils import timezone
 
+from generation.catalog import group_for_endpoint
+
 if TYPE_CHECKING:
     from generation.models import Task
 
@@ -116,6 +118,7 @@ def transition_task(
     to: TaskStatus,
     *,
     only_from: Iterable[TaskStatus] | None = None,
+    seen: Task | None = None,
     **changes,
 ) -> Task:
     """Move a task to `to`, saving `changes` with it, or raise TransitionRefused.
@@ -126,43 +129,77 @@ def transition_task(
     result and is refused. `only_from` narrows the allowed origins further for callers
     that own one particular step (e.g. only a SUBMITTING task may become QUEUED by the
     submit step). Run inside the caller's transaction when it has one, so that the
-    side effects it writes with the move commit or roll back together.
+    side effects it writes with the move commit or roll back together: it joins that
+    transaction without a savepoint (a refusal is raised once nothing is left to undo)
+    and writes only the columns that change.
+
+    `seen` is the caller's own unlocked read of the task, if it has one: when it is at
+    the provider and the move takes it away, the statement that locks the row also
+    reads whether anyone waits for its provider group's slot (one query, not two).
     """
     # credits imports the models, and the models import this module.
     from credits.services import settle_task
+    from operations import services as guardrails
 
     _check_field_names(changes)
-    with transaction.atomic():
-        task = _task_model().objects.select_for_update().get(pk=task_id)
-        if not can_move(task.status, to) or (only_from is not None and task.status not in set(only_from)):
-            raise TransitionRefused(task, to)
-        now = timezone.now()
-        left_flight = task.status in IN_FLIGHT and to not in IN_FLIGHT
-        task.status = to
-        if to != TaskStatus.PENDING:
-            task.waiting = Waiting.NOT_WAITING
-        for name, value in changes.items():
-            # A callable computes the new value from the locked row (e.g. a counter).
-            setattr(task, name, value(task) if callable(value) else value)
-        if to == TaskStatus.IN_PROGRESS and task.started_at is None:
-            task.started_at = now
-        if to == TaskStatus.DOWNLOADING and task.downloading_at is None:
-            task.downloading_at = now
-        if to in FINISHED:
-            task.finished_at = now
-            task.lease_until = None
-            task.next_attempt_at = None
-            if to == TaskStatus.COMPLETED:
-                task.progress = 100
-            settle_task(task=task)  # charge or release its credits, in this transaction
-        task.save()
-        if left_flight:
-            # operations imports the models too. Its slot is free the moment this
-            # commits; the next task waiting for it is queued in the same transaction.
-            from operations.services import slot_freed
-
-            slot_freed(endpoint=task.endpoint)
+    model = _task_model()
+    task, flag_group, has_waiting = None, None, None
+    refused = False
+    with transaction.atomic(savepoint=False):
+        if seen is not None and seen.status in IN_FLIGHT and to not in IN_FLIGHT:
+            flag_group = group_for_endpoint(seen.endpoint)
+            flag = guardrails.waiting_flag(flag_group)
+            if flag is not None:
+                # Still at the provider, or no row: then it is locked below as usual.
+                task = model.objects.select_for_update().filter(pk=task_id, status__in=IN_FLIGHT).annotate(
+                    group_has_waiting=flag
+                ).first()
+                has_waiting = getattr(task, "group_has_waiting", None)
+        if task is None:
+            task = model.objects.select_for_update().filter(pk=task_id).first()
+        if task is None or not can_move(task.status, to) or (only_from is not None and task.status not in set(only_from)):
+            refused = True
+        else:
+            _move(task, to, changes, settle_task)
+            if task.left_flight:
+                group = group_for_endpoint(task.endpoint)
+                if group != flag_group or seen is None:
+                    has_waiting = guardrails.read_waiting_flag(group)
+                # Its slot is free the moment this commits; the next waiting task is
+                # queued then, if one may be waiting.
+                guardrails.slot_freed(endpoint=task.endpoint, has_waiting=has_waiting)
+    if task is None:
+        raise model.DoesNotExist(f"no task {task_id}")
+    if refused:
+        raise TransitionRefused(task, to)
     return task
+
+
+def _move(task: Task, to: TaskStatus, changes: dict, settle_task) -> None:
+    """Apply the move to the locked row and save the columns that changed."""
+    fields = task._meta.concrete_fields
+    before = {field.attname: getattr(task, field.attname) for field in fields}
+    now = timezone.now()
+    task.left_flight = task.status in IN_FLIGHT and to not in IN_FLIGHT
+    task.status = to
+    if to != TaskStatus.PENDING:
+        task.waiting = Waiting.NOT_WAITING
+    for name, value in changes.items():
+        # A callable computes the new value from the locked row (e.g. a counter).
+        setattr(task, name, value(task) if callable(value) else value)
+    if to == TaskStatus.IN_PROGRESS and task.started_at is None:
+        task.started_at = now
+    if to == TaskStatus.DOWNLOADING and task.downloading_at is None:
+        task.downloading_at = now
+    if to in FINISHED:
+        task.finished_at = now
+        task.lease_until = None
+        task.next_attempt_at = None
+        if to == TaskStatus.COMPLETED:
+            task.progress = 100
+        settle_task(task=task)  # charge or release its credits, in this transaction
+    changed = [field.name for field in fields if getattr(task, field.attname) != before[field.attname]]
+    task.save(update_fields=[*changed, "updated_at"])
 
 
 def mark_waiting(task_id: UUID | str, *, reason: Waiting, until=None) -> bool:
@@ -181,12 +218,13 @@ def try_transition_task(
     to: TaskStatus,
     *,
     only_from: Iterable[TaskStatus] | None = None,
+    seen: Task | None = None,
     **changes,
 ) -> bool:
     """`transition_task` for callers that only need to know whether the task moved:
     True if it did, False if the state machine (or `only_from`) refused."""
     try:
-        transition_task(task_id, to, only_from=only_from, **changes)
+        transition_task(task_id, to, only_from=only_from, seen=seen, **changes)
     except TransitionRefused:
         return False
     return True

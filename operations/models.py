@@ -48,6 +48,12 @@ class ProviderGroup(models.Model):
     probe_task = models.UUIDField(null=True, blank=True, help_text="The task sent as the probe while half open.")
     last_failure = models.TextField(blank=True, help_text="What the provider last answered when it failed.")
     opened_by_hand = models.BooleanField(default=False)
+    # Whether a task may be waiting for this group: set (under the row's lock) when a
+    # task starts to wait, cleared by the wake-up that finds the queue empty. A task
+    # leaving the provider reads it in the statement that locks its own row, so an
+    # empty queue costs no further query (see operations.services.slot_freed). True
+    # for a new row, so that the first wake-up finds out.
+    has_waiting = models.BooleanField(default=True, help_text="A task may be waiting for a slot of this group.")
 
     class Meta:
         ordering = ["name"]

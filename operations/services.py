@@ -5,7 +5,11 @@ failure or success does to the breaker.
 Every decision is taken holding the group's row (`SELECT … FOR UPDATE`), so that all
 workers on all machines see one queue. Locks are always taken task row first, then
 group row (the submit step), or the group row alone (everything else), so two
-workers never wait on each other in a circle.
+workers never wait on each other in a circle. The one exception is a task leaving
+the provider: the statement that locks its row also reads its group's `has_waiting`
+under a shared lock (FOR KEY SHARE, taken first; see `waiting_flag`). It cannot
+close a circle because nobody holds the row of a task in flight while waiting for
+its group's row: the submit step holds only PENDING tasks.
 
 Also the processes' signs of life (`record_heartbeat`); alerts: operations.alerts."""
 
@@ -19,8 +23,9 @@ from functools import partial
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from credits.models import Tier
@@ -88,25 +93,25 @@ def take_slot(*, task: Task, now: datetime) -> SlotDecision:
     if group.breaker == BreakerState.OPEN:
         if group.probe_after is None or now < group.probe_after:
             first = group.probe_after is not None and _ahead_of(task, group.name) == 0
-            return SlotDecision(False, Waiting.BREAKER, group.probe_after if first else None)
+            return _wait(group, SlotDecision(False, Waiting.BREAKER, group.probe_after if first else None))
         probe = True
     elif group.breaker == BreakerState.HALF_OPEN:
         if group.probe_task != task.pk and _probe_pending(group):
-            return SlotDecision(False, Waiting.BREAKER)
+            return _wait(group, SlotDecision(False, Waiting.BREAKER))
         probe = True
 
     in_flight = in_flight_count(group.name)
     if in_flight >= group.max_in_flight:
-        return SlotDecision(False, Waiting.SLOT)
+        return _wait(group, SlotDecision(False, Waiting.SLOT))
     # A probe is any one task: the queue's order resumes once the breaker closes.
     ahead = 0 if probe else _ahead_of(task, group.name)
     if in_flight + ahead >= group.max_in_flight:
-        return SlotDecision(False, Waiting.SLOT)
+        return _wait(group, SlotDecision(False, Waiting.SLOT))
     if group.min_interval_seconds > 0 and group.last_submit_at is not None:
         interval = timedelta(seconds=group.min_interval_seconds)
         next_at = group.last_submit_at + interval
         if now < next_at:
-            return SlotDecision(False, Waiting.SLOT, next_at + interval * ahead)
+            return _wait(group, SlotDecision(False, Waiting.SLOT, next_at + interval * ahead))
 
     group.last_submit_at = now
     fields = ["last_submit_at"]
@@ -118,30 +123,78 @@ def take_slot(*, task: Task, now: datetime) -> SlotDecision:
     return SlotDecision(True)
 
 
+def _wait(group: ProviderGroup, decision: SlotDecision) -> SlotDecision:
+    """The task is to wait: say so on the group's row (locked by the caller), in the
+    transaction that records the wait, so that whoever frees a slot next sees it."""
+    if not group.has_waiting:
+        group.has_waiting = True
+        group.save(update_fields=["has_waiting"])
+    return decision
+
+
+def note_waiting(*, endpoint: str) -> None:
+    """A task of this endpoint's group starts waiting other than through `take_slot`
+    (a failed submit held back by the breaker): call in the transaction that records
+    its wait. No row yet reads as "maybe" anyway."""
+    ProviderGroup.objects.filter(name=group_for_endpoint(endpoint), has_waiting=False).update(has_waiting=True)
+
+
 def _probe_pending(group: ProviderGroup) -> bool:
     """Whether the probe has yet to decide (it decides when its submit is answered)."""
     return Task.objects.filter(pk=group.probe_task, status__in=[TaskStatus.PENDING, TaskStatus.SUBMITTING]).exists()
 
 
-def slot_freed(*, endpoint: str) -> None:
-    """A task of this endpoint's group left the provider: once that commits, queue the
-    next waiting tasks. Taken after the commit, and under the group's lock, so that a
-    task deciding to wait at this very moment is seen (it holds the lock until its
-    wait is recorded)."""
+def waiting_flag(group: str) -> RawSQL | None:
+    """The group's `has_waiting` as an expression to read with the locking of a task
+    leaving the provider (NULL while the group has no row), under FOR KEY SHARE: a
+    submit deciding to wait holds the row FOR UPDATE until its wait is committed, so
+    either this read waits and sees the flag, or the submit waits and counts the
+    leaving task as gone; no wake-up is lost in between. None where the database has
+    no such lock (SQLite): then every freed slot wakes the queue, as it is cheap there."""
+    if connection.vendor != "postgresql":
+        return None
+    table = ProviderGroup._meta.db_table
+    return RawSQL(f'SELECT "has_waiting" FROM "{table}" WHERE "name" = %s FOR KEY SHARE', (group,))
+
+
+def read_waiting_flag(group: str) -> bool | None:
+    """`waiting_flag` as a query of its own, for a caller that has locked its task."""
+    flag = waiting_flag(group)
+    if flag is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({flag.sql})", flag.params)
+        return cursor.fetchone()[0]
+
+
+def slot_freed(*, endpoint: str, has_waiting: bool | None) -> None:
+    """A task of this endpoint's group left the provider; `has_waiting` is its group's
+    flag as read with the task's lock (`waiting_flag`; None: no row). If a task may be
+    waiting, queue the next ones once that commits -- after the commit, and under the
+    group's lock, so that the freed slot is counted as free."""
+    if has_waiting is False:
+        return  # nobody waits: the usual case costs nothing more
     transaction.on_commit(partial(wake_waiting, group=group_for_endpoint(endpoint)))
 
 
 def wake_waiting(*, group: str) -> list[UUID]:
     """Queue the submit step of as many waiting tasks as there are free slots, first
-    in line first. Returns their ids."""
+    in line first. Returns their ids. Clears the group's `has_waiting` when no other
+    task waits (the woken ones set it again if they still find no slot)."""
     with transaction.atomic():
         row = locked_group(group)
         if row.breaker != BreakerState.CLOSED:
             return []
-        free = row.max_in_flight - in_flight_count(group)
-        woken = list(waiting_tasks(group).values_list("pk", flat=True)[: max(free, 0)])
+        free = max(row.max_in_flight - in_flight_count(group), 0)
+        # One more than we wake: whether anyone is left waiting.
+        first = list(waiting_tasks(group).values_list("pk", flat=True)[: free + 1])
+        woken = first[:free]
         for task_id in woken:
             enqueue_submit_task(task_id)
+        still_waiting = len(first) > free
+        if row.has_waiting != still_waiting:
+            row.has_waiting = still_waiting
+            row.save(update_fields=["has_waiting"])
     return woken
 
 

@@ -2,19 +2,22 @@
 requests in flight per group, the order of the queue, the minimum interval, and the
 circuit breaker's open, hold, probe and close."""
 
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from django_tasks_db.models import DBTaskResult
+from django.db import connection, transaction
 from django.utils import timezone
 
 from credits.models import Tier
 from generation.models import ErrorKind, Task, TaskStatus, Waiting
 from generation.services import cancel_task
 from generation.submission import submit_task
+from generation.transitions import mark_waiting, transition_task
 from operations.models import BreakerState, ProviderGroup
-from operations.services import close_breaker_by_hand, open_breaker_by_hand
+from operations.services import close_breaker_by_hand, open_breaker_by_hand, take_slot
 from tests.factories import fund, make_task, make_user
 from tests.support import queued_tasks
 
@@ -128,3 +131,112 @@ def test_a_breaker_held_open_by_hand_waits_for_staff(sandbox):
     assert close_breaker_by_hand(name="kling") == [task.pk]
     (task,) = submitted(task)
     assert task.status == TaskStatus.QUEUED
+
+
+# --- waking the queue: only when someone may wait ----------------------------------
+
+
+def test_a_freed_slot_wakes_the_queue_only_while_someone_may_wait(sandbox, django_capture_on_commit_callbacks):
+    first, second, third = submitted(*(make_task(prompt=f"flag {n}") for n in range(3)))
+    assert ProviderGroup.objects.get(name="kling").has_waiting  # a new row: "maybe"
+    with django_capture_on_commit_callbacks(execute=True) as wake_ups:
+        cancel_task(task=first)
+    assert len(wake_ups) == 1 and woken() == set()
+    # That wake-up found the queue empty and said so: the next freed slot asks nothing.
+    assert not ProviderGroup.objects.get(name="kling").has_waiting
+    with django_capture_on_commit_callbacks(execute=True) as wake_ups:
+        cancel_task(task=second)
+    assert wake_ups == []
+
+    # A task that has to wait sets the flag in the transaction that records its wait.
+    waiting = submitted(*(make_task(prompt=f"flag more {n}") for n in range(3)))[-1]
+    assert (waiting.status, waiting.waiting) == (TaskStatus.PENDING, Waiting.SLOT)
+    assert ProviderGroup.objects.get(name="kling").has_waiting
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=third)
+    assert woken() == {str(waiting.pk)}
+    # Everyone waiting was woken; if it still finds no slot it sets the flag again.
+    assert not ProviderGroup.objects.get(name="kling").has_waiting
+
+
+def _in_thread(target) -> threading.Thread:
+    def run():
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks")
+def test_a_task_deciding_to_wait_while_a_slot_frees_is_woken():
+    """The submit step decides to wait (its count still sees the leaving task in
+    flight) and has not committed when the leaving task reads the flag: that read
+    waits for the group's row, so it sees the wait and wakes the task."""
+    ProviderGroup.objects.create(name="kling", max_in_flight=1, min_interval_seconds=0, has_waiting=False)
+    leaving = make_task(status=TaskStatus.QUEUED, request_id="race-leaving")
+    deciding = make_task(prompt="race deciding")
+    decided, commit = threading.Event(), threading.Event()
+
+    def decide():
+        with transaction.atomic():
+            pending = Task.objects.select_for_update().get(pk=deciding.pk)
+            decision = take_slot(task=pending, now=timezone.now())
+            assert not decision.granted
+            mark_waiting(pending.pk, reason=decision.reason)
+            decided.set()
+            commit.wait(10)
+
+    def leave():
+        seen = Task.objects.get(pk=leaving.pk)
+        transition_task(leaving.pk, TaskStatus.DOWNLOADING, seen=seen, result_url="https://v3.fal.media/x.mp4")
+
+    submit = _in_thread(decide)
+    assert decided.wait(10)
+    webhook = _in_thread(leave)
+    webhook.join(0.5)
+    assert webhook.is_alive()  # held by the group's row until the wait commits
+    commit.set()
+    submit.join(10)
+    webhook.join(10)
+    assert Task.objects.get(pk=leaving.pk).status == TaskStatus.DOWNLOADING
+    assert woken() == {str(deciding.pk)}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks")
+def test_a_task_deciding_while_a_slot_frees_counts_it_free():
+    """The other order: the leaving task has read the flag (nobody waits) and not yet
+    committed; the submit step waits for the group's row and then finds the slot free."""
+    ProviderGroup.objects.create(name="kling", max_in_flight=1, min_interval_seconds=0, has_waiting=False)
+    leaving = make_task(status=TaskStatus.QUEUED, request_id="race-left")
+    deciding = make_task(prompt="race decided")
+    moved, commit = threading.Event(), threading.Event()
+    decisions = []
+
+    def leave():
+        with transaction.atomic():
+            seen = Task.objects.get(pk=leaving.pk)
+            transition_task(leaving.pk, TaskStatus.DOWNLOADING, seen=seen, result_url="https://v3.fal.media/y.mp4")
+            moved.set()
+            commit.wait(10)
+
+    def decide():
+        with transaction.atomic():
+            pending = Task.objects.select_for_update().get(pk=deciding.pk)
+            decisions.append(take_slot(task=pending, now=timezone.now()))
+
+    webhook = _in_thread(leave)
+    assert moved.wait(10)
+    submit = _in_thread(decide)
+    submit.join(0.5)
+    assert submit.is_alive()
+    commit.set()
+    webhook.join(10)
+    submit.join(10)
+    assert [d.granted for d in decisions] == [True]
+    assert woken() == set()
