@@ -7,13 +7,16 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import Account
 from credits.services import CreditRefused
 
 logger = logging.getLogger(__name__)
 
-SUSPENDED_MESSAGE = "Your account is suspended, so new videos cannot be started. Videos already under way will finish."
+SUSPENDED_MESSAGE = gettext_noop(
+    "Your account is suspended, so nothing new can be started (videos, pixel art). What is already under way will finish."
+)
 
 
 class AccountSuspended(CreditRefused):
@@ -25,9 +28,10 @@ class AccountSuspended(CreditRefused):
 
 def ensure_may_start(*, user) -> None:
     """Raise AccountSuspended for a suspended user. Called by every service that
-    starts new work (a new job, a retry); work already running is not touched."""
+    starts new work (a new job, a retry, pixel art); work already running is not
+    touched."""
     if Account.objects.filter(user=user, suspended_at__isnull=False).exists():
-        raise AccountSuspended(SUSPENDED_MESSAGE)
+        raise AccountSuspended(gettext(SUSPENDED_MESSAGE))
 
 
 def suspend_user(*, user, by, reason: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -15,14 +14,16 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import ApiError, ErrorSerializer
+from api.errors import ApiError, ErrorSerializer, credit_error
+from credits.services import CreditRefused
 from history.selectors import history_for
 from pixelart.forms import PixelArtForm
 from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.palettes import PALETTE_CHOICES
 from pixelart.render import MAX_FPS, MAX_FRAMES, SIZE_PRESETS
-from pixelart.selectors import open_output, pixel_arts_for
+from pixelart.selectors import pixel_arts_for
 from pixelart.services import PixelArtRefused, check_source, request_pixel_art
+from pixelart.views import serve_output
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -113,6 +114,7 @@ class PixelArtCreateView(APIView):
             202: PixelArtAcceptedSerializer,
             400: _error("Invalid options; see `fields`."),
             404: _error("Not found, or not yours."),
+            403: _error("The account is suspended (code account_suspended)."),
             409: _error("The video is not finished (code not_completed)."),
         },
     )
@@ -125,6 +127,8 @@ class PixelArtCreateView(APIView):
             art, reused = request_pixel_art(user=request.user, source=item, options=serializer.validated_data["options"])
         except PixelArtRefused as refused:
             raise ApiError(status_code=status.HTTP_409_CONFLICT, code="not_completed", message=refused.message) from refused
+        except CreditRefused as refused:  # a suspended account: 403 account_suspended
+            raise credit_error(refused) from refused
         body = {"id": art.pk, "status": art.status, "progress": art.progress, "reused": reused}
         return Response(PixelArtAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -157,8 +161,4 @@ class PixelArtFileView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: _error("Not found, not yours, or not ready.")})
     def get(self, request, art_id, name):
         art = get_object_or_404(pixel_arts_for(request.user), pk=art_id)
-        opened = open_output(art, name)
-        if opened is None:
-            raise Http404("No such file.")
-        stored, content_type, download_name = opened
-        return FileResponse(stored, content_type=content_type, filename=download_name)
+        return serve_output(request, art, name)

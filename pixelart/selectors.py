@@ -122,28 +122,24 @@ def _last_frame(item: HistoryItem) -> Image.Image:
         return last.to_image()
 
 
-# Download name -> (model field, content type).
+# Download name -> model field.
 OUTPUTS = {
-    "sprite-sheet.png": ("sprite_sheet", "image/png"),
-    "sprite-sheet.json": ("sheet_json", "application/json"),
-    "animation.gif": ("gif", "image/gif"),
-    "frames.zip": ("frames_zip", "application/zip"),
+    "sprite-sheet.png": "sprite_sheet",
+    "sprite-sheet.json": "sheet_json",
+    "animation.gif": "gif",
+    "frames.zip": "frames_zip",
 }
 
 
-def open_output(art: PixelArt, name: str):
-    """(open file, content type, download name) of one of a finished pixel art's
-    files, or None. Download names carry the pixel art's short id, so several from one
-    video do not overwrite each other in a downloads folder."""
+def output_file(art: PixelArt, name: str):
+    """(stored file, download name) of one of a finished pixel art's files, or None.
+    Download names carry the pixel art's short id, so several from one video do not
+    overwrite each other in a downloads folder. The caller has checked the owner and
+    hands the file to `serve_private_file`, as for videos."""
     if name not in OUTPUTS or art.status != PixelArtStatus.COMPLETED:
         return None
-    field, content_type = OUTPUTS[name]
-    stored = getattr(art, field)
+    stored = getattr(art, OUTPUTS[name])
     if not stored:
         return None
-    try:
-        handle = stored.storage.open(stored.name, "rb")
-    except FileNotFoundError:
-        return None
     stem, _, ext = name.rpartition(".")
-    return handle, content_type, f"pixel-art-{str(art.pk)[:8]}-{stem}.{ext}"
+    return stored, f"pixel-art-{str(art.pk)[:8]}-{stem}.{ext}"

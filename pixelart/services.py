@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.services import ensure_may_start
 from generation.tasks import enqueue_make_pixel_art
 from generation.transitions import TaskStatus
 from history.models import HistoryItem
@@ -53,7 +54,8 @@ def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[P
     """The pixel art for these settings of this video, and whether it existed already.
 
     The same settings on the same video give the earlier result (finished or still
-    being made) instead of a second one; one whose worker died is started again."""
+    being made) instead of a second one; one whose worker died is started again.
+    A suspended user gets earlier results but starts nothing new (AccountSuspended)."""
     if source.user_id != user.pk:
         raise PixelArtRefused("Not your video.")
     check_source(source)
@@ -62,6 +64,7 @@ def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[P
     if existing is not None:
         _restart_if_abandoned(existing)
         return existing, True
+    ensure_may_start(user=user)
     try:
         with transaction.atomic():
             art = PixelArt.objects.create(user=user, source=source, options=options.as_dict(), settings_key=key)

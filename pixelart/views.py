@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from credits.services import CreditRefused
 from history.models import HistoryItem
 from history.selectors import history_for
 from pixelart.forms import PixelArtForm
 from pixelart.models import PixelArt
-from pixelart.selectors import frame_image, open_output, pixel_arts_for, pixel_arts_of, png_bytes
+from pixelart.selectors import frame_image, output_file, pixel_arts_for, pixel_arts_of, png_bytes
 from pixelart.services import PixelArtRefused, check_source, request_pixel_art
+from videoplanet.private_media import serve_private_file
 
 REFRESH_SECONDS = 2
 
@@ -38,7 +40,7 @@ def new(request: HttpRequest, item_id) -> HttpResponse:
         if form.is_valid():
             try:
                 art, reused = request_pixel_art(user=request.user, source=item, options=form.options)
-            except PixelArtRefused as refused:
+            except (PixelArtRefused, CreditRefused) as refused:  # CreditRefused: a suspended account
                 form.add_error(None, refused.message)
             else:
                 if reused:
@@ -73,15 +75,21 @@ def _own(request: HttpRequest, art_id) -> PixelArt:
     return get_object_or_404(pixel_arts_for(request.user), pk=art_id)
 
 
+def serve_output(request: HttpRequest, art: PixelArt, name: str) -> HttpResponse:
+    """One of `art`'s files (its owner already checked), delivered as videos are: a
+    signed redirect, a web-server handoff or a stream (`serve_private_file`). The
+    sheet and the GIF show in the browser; the JSON and the ZIP download."""
+    found = output_file(art, name)
+    if found is None:
+        raise Http404("No such file.")
+    stored, download_name = found
+    return serve_private_file(request, file=stored, filename=download_name, as_attachment=name.endswith((".zip", ".json")))
+
+
 @login_required
 @require_GET
-def output(request: HttpRequest, art_id, name: str) -> FileResponse:
-    art = _own(request, art_id)
-    opened = open_output(art, name)
-    if opened is None:
-        raise Http404("No such file.")
-    stored, content_type, download_name = opened
-    return FileResponse(stored, content_type=content_type, as_attachment=name.endswith((".zip", ".json")), filename=download_name)
+def output(request: HttpRequest, art_id, name: str) -> HttpResponse:
+    return serve_output(request, _own(request, art_id), name)
 
 
 @login_required

@@ -126,3 +126,19 @@ def test_non_finite_numbers_are_400(api, video):
 def test_not_a_json_object_is_400(api, video):
     response = api.post(f"/api/history/{video.pk}/pixel-art/", [1, 2], format="json")
     assert response.status_code == 400 and error_of(response)["code"] == "invalid"
+
+
+def test_a_suspended_account_is_403_and_files_go_out_the_way_videos_do(api, user, video, settings):
+    from accounts.services import suspend_user
+    from tests.factories import make_user
+
+    art_id = api.post(f"/api/history/{video.pk}/pixel-art/", {"size": 16, "frames": 2}, format="json").json()["id"]
+    run_queued_tasks()
+    settings.MEDIA_X_ACCEL_REDIRECT = "/_protected_media/"
+    sheet = api.get(f"/api/pixel-art/{art_id}/files/sprite-sheet.png")
+    assert sheet.status_code == 200 and sheet["X-Accel-Redirect"] == f"/_protected_media/{PixelArt.objects.get(pk=art_id).sprite_sheet.name}"
+
+    suspend_user(user=user, by=make_user("boss", is_staff=True), reason="chargeback under review")
+    response = api.post(f"/api/history/{video.pk}/pixel-art/", {"size": 16, "frames": 3}, format="json")
+    assert response.status_code == 403 and error_of(response)["code"] == "account_suspended"
+    assert PixelArt.objects.count() == 1 and not queued_tasks()

@@ -11,6 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from accounts.services import AccountSuspended, reinstate_user, suspend_user
 from generation.models import TaskStatus
 from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.render import Options
@@ -20,7 +21,7 @@ from pixelart.services import (
     make_pixel_art,
     request_pixel_art,
 )
-from tests.factories import make_task
+from tests.factories import make_task, make_user
 from tests.support import queued_tasks, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +151,20 @@ def test_an_unexpected_error_fails_the_pixel_art_with_a_plain_message(video, use
     assert art.status == PixelArtStatus.FAILED
     assert art.error_message == "Something went wrong on our side. Please try again."
     assert "ZeroDivisionError: a bug of ours" in art.error_detail  # the traceback, for staff
+
+
+def test_a_suspended_user_gets_earlier_results_but_starts_no_new_pixel_art(video, user):
+    earlier, _ = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
+    run_queued_tasks()
+    assert suspend_user(user=user, by=make_user("boss", is_staff=True), reason="chargeback under review")
+
+    again, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=2))
+    assert reused and again.pk == earlier.pk
+    with pytest.raises(AccountSuspended) as refused:
+        request_pixel_art(user=user, source=video, options=Options(size=16, frames=3))
+    assert refused.value.code == "account_suspended" and "pixel art" in refused.value.message
+    assert PixelArt.objects.filter(source=video).count() == 1 and queued_tasks() == []
+
+    reinstate_user(user=user)
+    _, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=3))
+    assert not reused and len(queued_tasks("make_pixel_art")) == 1

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from accounts.services import suspend_user
 from generation.models import Job, TaskStatus
 from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.render import Options
@@ -73,6 +74,27 @@ def test_bad_settings_are_shown_on_the_form(signed_in, video):
     page = response.content.decode()
     assert response.status_code == 200 and not PixelArt.objects.exists()
     assert "Ensure this value is greater than or equal to 2" in page
+
+
+def test_a_suspended_user_is_told_on_the_form_and_nothing_starts(signed_in, user, video):
+    suspend_user(user=user, by=make_user("boss", is_staff=True), reason="chargeback under review")
+    response = signed_in.post(reverse("pixelart:new", args=[video.pk]), {"size": "16", "frames": "2"})
+    assert response.status_code == 200 and "Your account is suspended" in response.content.decode()
+    assert not PixelArt.objects.exists() and not queued_tasks()
+
+
+def test_files_go_out_the_way_videos_do(signed_in, user, video, settings):
+    """Through `serve_private_file`: behind nginx the web server sends the file, and a
+    player or downloader may ask for part of it."""
+    art = finished_art(user, video, size=16, frames=3)
+    ranged = signed_in.get(reverse("pixelart:output", args=[art.pk, "frames.zip"]), HTTP_RANGE="bytes=0-1")
+    assert ranged.status_code == 206 and b"".join(ranged.streaming_content) == b"PK"
+    assert ranged["Content-Disposition"].startswith("attachment;") and ranged["Cache-Control"].startswith("private")
+    settings.MEDIA_X_ACCEL_REDIRECT = "/_protected_media/"
+    handed_off = signed_in.get(reverse("pixelart:output", args=[art.pk, "animation.gif"]))
+    assert handed_off.status_code == 200 and handed_off.content == b""
+    assert handed_off["X-Accel-Redirect"] == f"/_protected_media/{art.gif.name}"
+    assert handed_off["Content-Type"] == "image/gif" and handed_off["Content-Disposition"].startswith("inline;")
 
 
 def test_files_and_frames_are_served_to_their_owner_only(client, signed_in, user, video):
