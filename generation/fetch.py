@@ -15,6 +15,9 @@ treated as hostile until proven otherwise:
 - Every redirect is a new URL and goes through the same gate.
 - The whole fetch has a deadline, and every stretch of it a minimum throughput, so a
   source that trickles bytes cannot hold a worker (and the task's lease) for ever.
+  Socket timeouts bound one read at a time, so an alarm cuts the connection when time
+  is up whatever it is waiting for: the headers (which must all arrive within the
+  connect and read timeouts of the request) or the body (the deadline).
 
 requests cannot pin the address it connects to; urllib3 (which it is built on) can,
 through a connection pool made for the checked address with `server_hostname` and
@@ -26,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +48,8 @@ DEFAULT_PORTS = {"https": 443, "http": 80}
 
 # Ranges `ipaddress` counts as global that still lead somewhere we must not go:
 # NAT64 and 6to4 embed an IPv4 address (127.0.0.1 among them), Teredo tunnels, the
-# deprecated IPv4-compatible form, multicast.
+# deprecated IPv4-compatible form, the 6to4 relay anycast, deprecated site-local IPv6
+# (still routed inside some networks), multicast.
 _REFUSED_NETWORKS = tuple(
     ipaddress.ip_network(network)
     for network in (
@@ -52,6 +57,8 @@ _REFUSED_NETWORKS = tuple(
         "64:ff9b:1::/48",
         "2002::/16",
         "2001::/32",
+        "192.88.99.0/24",
+        "fec0::/10",
         "::/96",
         "::ffff:0:0/96",
         "100.64.0.0/10",
@@ -193,7 +200,74 @@ def checked_addresses(target: Target) -> list[str]:
     return addresses
 
 
-def _open(target: Target, address: str, *, timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
+class _Alarm:
+    """Cuts the connection being made or read at a set time, whatever it is doing.
+
+    Socket timeouts apply to one read at a time: a source that sends a byte of its
+    headers every few seconds would otherwise hold the download for ever. The alarm keeps its own duplicate of the socket and shuts the connection
+    down through it (shutdown acts on the connection, not on one descriptor), so the
+    read in progress ends at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+        self.fired = False
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._forget()
+            self._sock = sock.dup()
+            if self.fired:
+                self._cut()
+
+    def ring_at(self, when: float) -> None:
+        """Ring at `when` (time.monotonic()) instead of any earlier setting."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(max(0.0, when - time.monotonic()), self._ring)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _ring(self) -> None:
+        with self._lock:
+            self.fired = True
+            self._cut()
+
+    def _cut(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def _forget(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._forget()
+
+
+def _watched(connection_class: type, alarm: _Alarm) -> type:
+    """urllib3's connection class, with every socket it opens shown to `alarm`."""
+
+    class Watched(connection_class):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            alarm.watch(sock)
+            return sock
+
+    return Watched
+
+
+def _open(target: Target, address: str, *, timeout: urllib3.Timeout, alarm: _Alarm) -> urllib3.BaseHTTPResponse:
     if target.scheme == "https":
         pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
             address,
@@ -208,6 +282,7 @@ def _open(target: Target, address: str, *, timeout: urllib3.Timeout) -> urllib3.
         )
     else:
         pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False, maxsize=1)
+    pool.ConnectionCls = _watched(pool.ConnectionCls, alarm)
     return pool.urlopen(
         "GET",
         target.request_target,
@@ -221,24 +296,46 @@ def _open(target: Target, address: str, *, timeout: urllib3.Timeout) -> urllib3.
     )
 
 
-def _connect(target: Target, addresses: list[str], *, deadline: float) -> urllib3.BaseHTTPResponse:
+def _connect(target: Target, addresses: list[str], *, deadline: float, alarm: _Alarm) -> urllib3.BaseHTTPResponse:
+    """The response's status and headers from the first address that answers. Each
+    address gets the connect and read timeouts in all (handshake and headers included,
+    however slowly they come), and none goes past the fetch's deadline."""
     last: Exception | None = None
     for address in addresses:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             break
         timeout = urllib3.Timeout(
             connect=min(settings.DOWNLOAD_CONNECT_TIMEOUT_SECONDS, remaining),
             read=min(settings.DOWNLOAD_TIMEOUT_SECONDS, remaining),
         )
+        alarm.ring_at(min(deadline, now + settings.DOWNLOAD_CONNECT_TIMEOUT_SECONDS + settings.DOWNLOAD_TIMEOUT_SECONDS))
         try:
-            return _open(target, address, timeout=timeout)
-        except SSLError as exc:
+            response = _open(target, address, timeout=timeout, alarm=alarm)
+        except (Urllib3Error, OSError) as exc:
+            if alarm.fired:
+                raise DownloadError(
+                    "The result's host did not answer in time.",
+                    f"GET {target.url} via {address}: no response within the time allowed ({exc!r})",
+                    retryable=True,
+                ) from exc
+            if not isinstance(exc, SSLError):
+                last = exc
+                continue
             # The certificate does not prove the name: the same on every address.
             raise DownloadError(UNTRUSTED, f"TLS with {target.host} at {address}: {exc}", retryable=False) from exc
-        except (Urllib3Error, OSError) as exc:
-            last = exc
+        if alarm.fired:
+            # Cut while the headers came (http.client reads the cut as their end).
+            response.close()
+            raise DownloadError(
+                "The result's host did not answer in time.",
+                f"GET {target.url} via {address}: headers still coming when the time allowed ran out",
+                retryable=True,
+            )
+        return response
     raise DownloadError("Could not download the video.", f"GET {target.url} via {addresses}: {last!r}", retryable=True)
+
 
 
 @dataclass(frozen=True)
@@ -261,13 +358,25 @@ def fetch_to_file(
 ) -> Fetched:
     """Stream `url` into the open binary file `destination` through the gate above.
 
-    `on_progress(bytes_so_far)` is called every few seconds while bytes flow (the
-    download step renews its lease there; it may raise to stop the fetch)."""
+    `on_progress(bytes_so_far)` is called every few seconds while bytes flow and after
+    each response's headers (the download step renews its lease there; it may raise to
+    stop the fetch)."""
     started = time.monotonic()
     deadline = started + settings.DOWNLOAD_DEADLINE_SECONDS
+    alarm = _Alarm()
+    try:
+        return _fetch(url, destination, max_bytes=max_bytes, on_progress=on_progress, started=started,
+                      deadline=deadline, alarm=alarm)
+    finally:
+        alarm.stop()
+
+
+def _fetch(url, destination, *, max_bytes, on_progress, started, deadline, alarm) -> Fetched:
     for _ in range(MAX_REDIRECTS + 1):
         target = check_url(url)
-        response = _connect(target, checked_addresses(target), deadline=deadline)
+        response = _connect(target, checked_addresses(target), deadline=deadline, alarm=alarm)
+        if on_progress is not None:
+            on_progress(0)
         location = response.headers.get("Location")
         if response.status in REDIRECT_STATUSES and location:
             response.release_conn()
@@ -280,14 +389,15 @@ def fetch_to_file(
     else:
         raise DownloadError("The result link redirected too many times.", f"last url {url}", retryable=False)
 
+    alarm.ring_at(deadline)
     try:
         return _stream_body(response, url, destination, max_bytes=max_bytes, started=started, deadline=deadline,
-                            on_progress=on_progress)
+                            on_progress=on_progress, alarm=alarm)
     finally:
         response.close()
 
 
-def _stream_body(response, url, destination, *, max_bytes, started, deadline, on_progress) -> Fetched:
+def _stream_body(response, url, destination, *, max_bytes, started, deadline, on_progress, alarm) -> Fetched:
     if response.status >= 500 or response.status in (408, 429):
         raise DownloadError(
             "The provider could not serve the video just now.", f"HTTP {response.status} from {url}",
@@ -321,8 +431,20 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
             # after every packet, however slowly they come.
             chunk = response.read1(CHUNK_BYTES)
         except (Urllib3Error, OSError) as exc:
+            if alarm.fired:
+                raise DownloadError(
+                    "The download took too long.",
+                    f"{size} bytes, cut at the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline: {exc!r}",
+                    retryable=True,
+                ) from exc
             raise DownloadError("The download was interrupted.", f"after {size} bytes: {exc!r}", retryable=True) from exc
         if not chunk:
+            if alarm.fired:  # the connection was cut, not finished
+                raise DownloadError(
+                    "The download took too long.",
+                    f"{size} bytes, cut at the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline",
+                    retryable=True,
+                )
             break
         size += len(chunk)
         window_bytes += len(chunk)

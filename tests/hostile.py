@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
 import threading
 import time
@@ -61,7 +62,7 @@ class HostileServer:
     seen: list[Seen] = field(default_factory=list)
     # path -> how to answer: ("video", bytes) ("redirect", location) ("trickle", interval)
     # ("endless", rate) ("silent", None) ("chunked", bytes) ("paced", (bytes, seconds))
-    # ("burst_then_trickle", interval)
+    # ("burst_then_trickle", interval) ("slow_headers", interval)
     routes: dict[str, tuple] = field(default_factory=dict)
     server: ThreadingHTTPServer | None = None
 
@@ -170,6 +171,17 @@ def start_hostile_server(directory: Path, names: list[str]) -> HostileServer:
                     self.wfile.flush()
                     time.sleep(len(block) / rate)
 
+        def answer_slow_headers(self, interval):
+            # A status line, then one header whose value never ends: a byte at a time,
+            # each well within any read timeout (for 30 s at most).
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            self.wfile.flush()
+            until = time.monotonic() + 30
+            while time.monotonic() < until:
+                time.sleep(interval)
+                self.wfile.write(b"a")
+                self.wfile.flush()
+
         def answer_silent(self, _):
             self.send_response(200)
             self.send_header("Content-Type", "video/mp4")
@@ -215,7 +227,5 @@ class Resolver:
             pass
         sequence = self.answers.get(host)
         if not sequence:
-            import socket
-
             raise socket.gaierror(f"no such name in the test's DNS: {host}")
         return sequence.pop(0) if len(sequence) > 1 else sequence[0]

@@ -97,6 +97,8 @@ def test_urls_read_differently_by_the_check_and_the_client_are_refused(hostile, 
         ["2001:0:4136:e378:8000:63bf:80ff:fffe"],  # Teredo, embedding 127.0.0.1
         ["::ffff:127.0.0.1"],  # IPv4-mapped
         ["::127.0.0.1"],  # IPv4-compatible
+        ["fec0::1"],  # site-local (deprecated, still internal)
+        ["192.88.99.1"],  # 6to4 relay anycast
         ["8.8.8.8", "10.0.0.7"],  # one bad answer among good ones
     ],
 )
@@ -212,6 +214,41 @@ def test_an_endless_fast_source_is_cut_off_by_the_size_cap(hostile):
     with pytest.raises(DownloadError, match="larger than we accept") as failed:
         fetch_bytes(f"{hostile.base}/endless", max_bytes=2 * 1024 * 1024)
     assert not failed.value.retryable
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_off(hostile, settings):
+    # Every byte comes well within the read timeout; only a clock over the whole
+    # response (not one per read) ends it.
+    settings.DOWNLOAD_CONNECT_TIMEOUT_SECONDS = 1.0
+    settings.DOWNLOAD_TIMEOUT_SECONDS = 1.0
+    hostile.routes["/slow-headers"] = ("slow_headers", 0.2)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="did not answer in time") as failed:
+        fetch_bytes(f"{hostile.base}/slow-headers")
+    assert failed.value.retryable
+    assert time.monotonic() - started < 8
+
+
+def test_the_deadline_cuts_a_body_mid_read(hostile, settings):
+    # Bytes come steadily (fast enough for the throughput rule) but the deadline
+    # falls while a read is waiting: the fetch ends at the deadline, not a read later.
+    settings.DOWNLOAD_DEADLINE_SECONDS = 1.5
+    settings.DOWNLOAD_TIMEOUT_SECONDS = 30.0
+    settings.DOWNLOAD_MIN_BYTES_PER_SECOND = 1
+    hostile.routes["/trickle"] = ("trickle", 20.0)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="took too long"):
+        fetch_bytes(f"{hostile.base}/trickle")
+    assert time.monotonic() - started < 10  # the next byte would come at 20 s
+
+
+def test_each_hop_reports_progress_once_its_headers_are_in(hostile, clip):
+    # The download step renews its lease there, so hops that take their time (within
+    # their limits) never let the lease lapse before the body starts flowing.
+    hostile.routes["/hop"] = ("redirect", "/video")
+    reported = []
+    fetch_to_file(f"{hostile.base}/hop", io.BytesIO(), max_bytes=len(clip), on_progress=reported.append)
+    assert reported[:2] == [0, 0]
 
 
 def test_a_silent_source_times_out(hostile, settings):
