@@ -391,6 +391,10 @@ MAILERS = {
     }
 }
 
+# Server-error reports (the mail to ADMINS) mask secrets in query strings: the webhook
+# URL carries each task's token (videoplanet/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER = "videoplanet.error_reports.SecretsMaskedReporter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
