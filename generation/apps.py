@@ -6,4 +6,4 @@ class GenerationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from generation import wakeup  # noqa: F401  (connects the NOTIFY on enqueue)
+        from generation import signals, wakeup  # noqa: F401  (the job's files; the NOTIFY on enqueue)

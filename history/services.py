@@ -66,11 +66,12 @@ def delete_history_item(*, item: HistoryItem) -> None:
     job = item.task.job
     with transaction.atomic():
         item.delete()
-        # The input image belongs to the job: it goes with the job's last card (until
-        # then another card may still be retried with it).
-        if job.input_image and not HistoryItem.objects.filter(task__job=job).exists():
-            files.append(job.input_image)
-            Job.objects.filter(pk=job.pk).update(input_image="")
+        # The input images belong to the job: they go with the job's last card (until
+        # then another card may still be retried with them).
+        inputs = [f for f in (job.input_image, job.input_end_image) if f]
+        if inputs and not HistoryItem.objects.filter(task__job=job).exists():
+            files.extend(inputs)
+            Job.objects.filter(pk=job.pk).update(input_image="", input_end_image="")
         # Files go only once the row is gone for good.
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
     logger.info("history item %s deleted with %d file(s)", item_id, len(files))

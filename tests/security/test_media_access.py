@@ -284,3 +284,34 @@ def test_the_admin_links_files_through_the_checked_view(client, owner):
     done = completed_item(owner)
     item_page = client.get(f"/admin/history/historyitem/{done.pk}/change/").content.decode()
     assert media_url(done) in item_page and media_url(done, "poster") in item_page and "/media/" not in item_page
+
+
+def test_both_input_images_go_with_the_last_card_of_their_job(owner, django_capture_on_commit_callbacks):
+    fund(owner, 10)
+    job = start_generation(
+        user=owner, model_key="kling-2.6-i2v", prompt="from here to there", duration=5,
+        image=png_upload("first.png"), end_image=png_upload("last.png"),
+    )
+    storage, names = job.input_image.storage, [job.input_image.name, job.input_end_image.name]
+    assert all(re.fullmatch(r"inputs/[0-9a-f]{32}\.png", name) for name in names)
+    item = HistoryItem.objects.get(task__job=job)
+    item.task.status = TaskStatus.FAILED
+    item.task.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_history_item(item=HistoryItem.objects.get(pk=item.pk))
+    assert not any(storage.exists(name) for name in names)
+
+
+@pytest.mark.parametrize("how", ["job", "user"])
+def test_input_images_go_with_their_job_however_it_is_deleted(owner, django_capture_on_commit_callbacks, how):
+    # The admin deletes a job, or a whole account, without the gallery's service.
+    fund(owner, 10)
+    job = start_generation(
+        user=owner, model_key="kling-2.6-i2v", prompt="from here to there", duration=5,
+        image=png_upload("first.png"), end_image=png_upload("last.png"),
+    )
+    storage, names = job.input_image.storage, [job.input_image.name, job.input_end_image.name]
+    with django_capture_on_commit_callbacks(execute=True):
+        (job if how == "job" else owner).delete()
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert not any(storage.exists(name) for name in names)
