@@ -4,6 +4,8 @@ everywhere else (the HTML and admin logins). 429 either way, with Retry-After.""
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,6 +14,23 @@ from django.shortcuts import render
 from api.errors import error_body
 
 MESSAGE = "Too many failed logins. Try again later."
+
+# django-axes stores the name in a column of this many characters.
+_NAME_LENGTH = 255
+
+
+def login_name(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The account a login attempt is for, as django-axes counts it: whatever the login
+    form calls it (`username`; `login` or `email` where sign-in is by e-mail), trimmed,
+    NFKC-normalised and case-folded, so one account is one count however its name is
+    written (e-mail logins match case-insensitively), and cut to the length axes
+    stores (a longer name would be a server error, not a refused login)."""
+    source = credentials or getattr(request, "data", None) or request.POST
+    for field in ("username", "login", "email"):
+        value = source.get(field)
+        if isinstance(value, str) and value.strip():
+            return unicodedata.normalize("NFKC", value).strip().casefold()[:_NAME_LENGTH]
+    return None
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

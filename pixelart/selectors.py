@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import av
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from PIL import Image
 
@@ -97,7 +98,7 @@ def input_frame(user, reference: str) -> InputFrame | None:
                 image = Image.open(stored)
                 image.load()
             return InputFrame(reference, "the input image of the video you regenerate", png_bytes(image))
-    except (PixelArt.DoesNotExist, HistoryItem.DoesNotExist, LookupError, ValueError, OSError, av.FFmpegError):
+    except (PixelArt.DoesNotExist, HistoryItem.DoesNotExist, ValidationError, LookupError, ValueError, OSError, av.FFmpegError):
         return None
     return None
 

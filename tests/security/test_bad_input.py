@@ -176,3 +176,9 @@ def test_the_retry_service_refuses_a_task_without_its_card(user):
     with pytest.raises(TransitionRefused):
         retry_task(task=task)
     assert Task.objects.count() == 1
+
+
+@pytest.mark.parametrize("frame", ["input:%00", "input:" + "9" * 400, "video:not-an-id", "pixelart:abc:1", "pixelart::"])
+def test_a_frame_reference_that_is_no_id_opens_the_generate_page_without_it(page, frame):
+    response = page.get(f"{reverse('generation:generate')}?model=kling-2.1-i2v&frame={frame}")
+    assert response.status_code == 200

@@ -188,3 +188,18 @@ def test_api_throttles_count_across_processes_in_a_shared_redis_cache(tmp_path):
                 )
             answers.append(answer.status_code)
         assert answers.count(400) == 4 and answers.count(429) == 8, answers
+
+
+@pytest.mark.parametrize("login", [html_login, admin_login, token_login])
+def test_an_overlong_name_is_a_refused_login_that_counts_not_a_server_error(login, victim):
+    codes = [login("v" * 1000, "guess").status_code for _ in range(LIMIT)]
+    assert all(code < 500 for code in codes) and codes[-1] == 429
+    assert login("v" * 1000, "guess", addr="192.0.2.99").status_code == 429  # the account (by its name) is locked
+
+
+def test_one_account_is_one_count_however_its_name_is_written(victim):
+    # Sign-in by e-mail matches names case-insensitively: a guesser must not get a
+    # fresh count for every spelling of the same account.
+    for spelling in ("VICTIM", " Victim ", "\uff56\uff49\uff43\uff54\uff49\uff4d"):  # the last in full-width letters
+        html_login(spelling, "guess", addr="203.0.113.77")
+    assert html_login("victim", "pw", addr="192.0.2.1").status_code == 429
