@@ -14,23 +14,8 @@ from django.shortcuts import render
 from api.errors import error_body
 
 MESSAGE = "Too many failed logins. Try again later."
-
-# django-axes stores the name in a column of this many characters.
+# django-axes stores the account's name in a column of this many characters.
 _NAME_LENGTH = 255
-
-
-def login_name(request: HttpRequest, credentials: dict | None = None) -> str | None:
-    """The account a login attempt is for, as django-axes counts it: whatever the login
-    form calls it (`username`; `login` or `email` where sign-in is by e-mail), trimmed,
-    NFKC-normalised and case-folded, so one account is one count however its name is
-    written (e-mail logins match case-insensitively), and cut to the length axes
-    stores (a longer name would be a server error, not a refused login)."""
-    source = credentials or getattr(request, "data", None) or request.POST
-    for field in ("username", "login", "email"):
-        value = source.get(field)
-        if isinstance(value, str) and value.strip():
-            return unicodedata.normalize("NFKC", value).strip().casefold()[:_NAME_LENGTH]
-    return None
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
@@ -53,11 +38,13 @@ def login_name(request: HttpRequest, credentials: dict | None = None) -> str | N
     credentials = credentials or {}
     typed = credentials.get("username") or credentials.get("email")
     if typed is None:
-        data = getattr(request, "data", None) or request.POST
+        data = getattr(request, "data", None) or getattr(request, "POST", None) or {}
         typed = data.get("login") or data.get("username")
     if not typed or not isinstance(typed, str):
         return None
-    typed = typed.strip()
+    # As the form reads it (Django normalises usernames to NFKC), and no longer than
+    # axes stores: a longer name would be a server error, not a refused login.
+    typed = unicodedata.normalize("NFKC", typed).strip()[:_NAME_LENGTH]
     users = get_user_model()._default_manager
     user = None
     if "@" in typed:
@@ -65,4 +52,4 @@ def login_name(request: HttpRequest, credentials: dict | None = None) -> str | N
     if user is None:
         matches = list(users.filter(**{f"{users.model.USERNAME_FIELD}__iexact": typed})[:2])
         user = matches[0] if len(matches) == 1 else None
-    return user.get_username() if user is not None else typed.casefold()
+    return user.get_username() if user is not None else typed.casefold()[:_NAME_LENGTH]
