@@ -31,9 +31,9 @@ def html_login(username, password, *, addr="198.51.100.7", **headers):
     return Client(REMOTE_ADDR=addr).post("/accounts/login/", {"login": username, "password": password}, headers=headers)
 
 
-def admin_login(username, password, *, addr="198.51.100.7"):
+def admin_login(username, password, *, addr="198.51.100.7", **headers):
     return Client(REMOTE_ADDR=addr).post(
-        "/admin/login/", {"username": username, "password": password, "next": "/admin/"}
+        "/admin/login/", {"username": username, "password": password, "next": "/admin/"}, headers=headers
     )
 
 
@@ -85,6 +85,14 @@ def test_rotating_x_forwarded_for_does_not_reset_the_count(victim):
     for n in range(LIMIT):
         html_login(f"someone{n}", "guess", **{"X-Forwarded-For": f"10.9.8.{n}"})
     assert html_login("bystander", "pw", **{"X-Forwarded-For": "10.9.8.250"}).status_code == 429
+
+
+@pytest.mark.parametrize("login", [admin_login, token_login])
+def test_rotating_x_forwarded_for_gains_nothing_on_the_admin_and_token_logins_either(login, victim):
+    make_user("bystander")
+    for n in range(LIMIT):
+        login(f"someone{n}", "guess", **{"X-Forwarded-For": f"10.9.8.{n}"})
+    assert login("bystander", "pw", **{"X-Forwarded-For": "10.9.8.250"}).status_code == 429
 
 
 def test_the_admin_login_is_limited_too(victim):
