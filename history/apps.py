@@ -5,3 +5,6 @@ class HistoryConfig(AppConfig):
     name = "history"
     verbose_name = "History"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from history import signals  # noqa: F401  (a card's files go with it)

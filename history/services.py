@@ -14,7 +14,6 @@ from django.utils import timezone
 from generation.models import Job, Task, TaskStatus
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem, Rating
-from pixelart.selectors import pixel_art_files
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +60,12 @@ def delete_history_item(*, item: HistoryItem) -> None:
     or its video would arrive with nowhere to go."""
     if not item.task.is_finished:
         raise TransitionRefused(item.task, "deleted")
-    files = [f for f in (item.video, item.poster) if f] + pixel_art_files(item)
+    files = []
     item_id = item.pk
     job = item.task.job
     with transaction.atomic():
+        # Its video, poster and pixel art go with the rows, once this commits
+        # (history/signals.py, pixelart/signals.py).
         item.delete()
         # The input images belong to the job: they go with the job's last card (until
         # then another card may still be retried with them).
@@ -74,7 +75,7 @@ def delete_history_item(*, item: HistoryItem) -> None:
             Job.objects.filter(pk=job.pk).update(input_image="", input_end_image="")
         # Files go only once the row is gone for good.
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
-    logger.info("history item %s deleted with %d file(s)", item_id, len(files))
+    logger.info("history item %s deleted%s", item_id, " with its job's input images" if files else "")
 
 
 def replace_video(

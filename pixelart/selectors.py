@@ -29,11 +29,6 @@ def pixel_arts_of(item: HistoryItem) -> QuerySet[PixelArt]:
     return PixelArt.objects.filter(source=item).order_by("-created_at")
 
 
-def pixel_art_files(item: HistoryItem) -> list:
-    """The stored files of every pixel art made from `item`."""
-    return [f for art in pixel_arts_of(item) for f in art.files()]
-
-
 def frame_image(art: PixelArt, index: int) -> Image.Image:
     """Frame `index` of a finished pixel art, cut from its sheet (palette and
     transparency kept)."""

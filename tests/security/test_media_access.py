@@ -315,3 +315,14 @@ def test_input_images_go_with_their_job_however_it_is_deleted(owner, django_capt
         (job if how == "job" else owner).delete()
     assert not Job.objects.filter(pk=job.pk).exists()
     assert not any(storage.exists(name) for name in names)
+
+
+@pytest.mark.parametrize("how", ["job", "user"])
+def test_a_cards_video_and_poster_go_with_it_however_it_is_deleted(owner, django_capture_on_commit_callbacks, how):
+    item = completed_item(owner)
+    storage, names = item.video.storage, [item.video.name, item.poster.name]
+    assert all(storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        (item.task.job if how == "job" else owner).delete()
+    assert not HistoryItem.objects.filter(pk=item.pk).exists()
+    assert not any(storage.exists(name) for name in names)

@@ -1,0 +1,17 @@
+"""A pixel art's files go with it, however it is deleted (with its video's card, or
+with a job or account deleted in the admin), once the deletion is committed."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from pixelart.models import PixelArt
+
+
+@receiver(post_delete, sender=PixelArt)
+def remove_pixel_art_files(sender, instance: PixelArt, **kwargs) -> None:
+    files = instance.files()
+    if files:
+        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
