@@ -6,6 +6,7 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.test import Client
 
 from credits.models import EntryKind, LedgerEntry
 
@@ -72,3 +73,19 @@ def test_a_taken_username_or_email_is_refused(client):
     assert "username" in answer.context["form"].errors
     answer = sign_up(client, username="second", email="FIRST@example.com")
     assert "email" in answer.context["form"].errors
+
+
+def test_allauths_rate_limits_count_each_client_behind_our_proxy_not_the_proxy(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "reset_password": "2/m/ip"}
+
+    def reset(sender, forged=""):
+        chain = f"{forged}, {sender}" if forged else sender
+        return Client(REMOTE_ADDR="10.0.0.2").post(
+            "/accounts/password/reset/", {"email": "nobody@example.com"}, HTTP_X_FORWARDED_FOR=chain
+        ).status_code
+
+    # One sender is limited, whatever it writes into X-Forwarded-For itself...
+    assert [reset("203.0.113.61", forged=f"192.0.2.{n}") for n in range(3)][-1] == 429
+    # ...and nobody else behind the same proxy is.
+    assert reset("203.0.113.62") != 429
