@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from generation.catalog import MODELS
 from generation.forms import ALL_DURATIONS, ALL_RATIOS, ALL_RESOLUTIONS, GenerationForm
-from generation.models import Job, Task, TaskStatus
+from generation.models import Job, Task, TaskStatus, Waiting
 from generation.planning import MAX_VIDEOS_PER_JOB, JobMode
 from generation.selectors import JobProgress
 from generation.styles import STYLES
@@ -69,6 +69,12 @@ class JobCreateSerializer(serializers.Serializer):
     project = serializers.UUIDField(
         required=False, allow_null=True, help_text="One of your projects: the new videos fill its first free slots."
     )
+    allow_fallback = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="If the model is unavailable or fails for a provider reason, make the video with the model's fallback "
+        "(GET /api/models/), paying the cheaper of the two. Default: true.",
+    )
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
@@ -105,16 +111,28 @@ class JobCreateSerializer(serializers.Serializer):
 
 
 def _form_data(data: Mapping):
-    """JSON nulls mean "not given" to the form; JSON booleans become its sound choice."""
+    """JSON nulls mean "not given" to the form; JSON booleans become its sound choice;
+    a fallback is allowed unless the request says otherwise (the form reads a missing
+    box as unticked)."""
     if isinstance(data, QueryDict):
         data = data.copy()
         if "audio" in data:
             data["audio"] = {"true": "on", "false": "off", "1": "on", "0": "off"}.get(data["audio"].lower(), data["audio"])
+        data["allow_fallback"] = _allowed(data.get("allow_fallback"))
         return data
     values = {key: value for key, value in data.items() if value is not None}
     if isinstance(values.get("audio"), bool):
         values["audio"] = "on" if values["audio"] else "off"
+    values["allow_fallback"] = _allowed(values.get("allow_fallback"))
     return values
+
+
+def _allowed(value) -> str:
+    """The API's fallback choice (checked by its BooleanField: "no" is no) as the form's
+    box: "on" ticked, "" not."""
+    if value in (None, ""):
+        return "on"
+    return "on" if serializers.BooleanField().to_internal_value(value) else ""
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -187,15 +205,28 @@ class TaskSerializer(serializers.ModelSerializer):
     retried_from = serializers.UUIDField(source="retried_from_id", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=TaskStatus.choices, read_only=True)
     result = serializers.SerializerMethodField(help_text="The video, once the task has completed.")
+    waiting = serializers.ChoiceField(
+        choices=Waiting.choices, read_only=True,
+        help_text='Why a pending task is not sent yet: "slot" (its provider group has no free slot), "breaker" '
+        '(the model is unavailable; it starts when the model is back); "" when not waiting.',
+    )
+    made_with = serializers.SerializerMethodField(
+        help_text="The fallback model (a key of GET /api/models/) this attempt is made with instead of the job's model "
+        "because that one was unavailable or failed; null when made with the job's own model."
+    )
 
     class Meta:
         model = Task
         fields = [
-            "id", "job", "status", "variant_index", "style", "aspect_ratio", "seed", "queue_position", "progress",
+            "id", "job", "status", "waiting", "variant_index", "style", "aspect_ratio", "seed", "queue_position", "progress",
             "last_log", "error_kind", "error_message", "retried_from", "created_at", "started_at", "finished_at", "result",
-            "endpoint", "arguments",
+            "made_with", "endpoint", "arguments",
         ]
         extra_kwargs = {"arguments": {"help_text": "What this attempt sends to the model (input images are added at submit)."}}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_made_with(self, task: Task) -> str | None:
+        return task.made_with or None
 
     @extend_schema_field(ResultSerializer(allow_null=True))
     def get_result(self, task: Task):
@@ -236,7 +267,8 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "model", "model_label", "prompt", "settings", "created_at", "progress", "tasks"]
+        fields = ["id", "model", "model_label", "prompt", "settings", "allow_fallback", "created_at", "progress", "tasks"]
+        extra_kwargs = {"allow_fallback": {"help_text": "Whether its videos may be made with the model's fallback."}}
 
     def _tasks(self, job: Job) -> list[Task]:
         tasks = getattr(job, "current_tasks", None)

@@ -93,7 +93,12 @@ def _append(
 
 
 def price_of(task: Task) -> int:
-    return get_model(task.job.model_key).credits_per_video
+    """What a video costs the user: its model's credits, or for an attempt made with
+    its model's fallback (generation.fallback) the cheaper of the two."""
+    price = get_model(task.job.model_key).credits_per_video
+    if task.made_with:
+        price = min(price, get_model(task.made_with).credits_per_video)
+    return price
 
 
 def reserve_for_tasks(*, user, tasks: Sequence[Task]) -> int:
@@ -167,15 +172,15 @@ def record_provider_cost(*, task: Task) -> ProviderCost | None:
     what was actually sent (seconds, resolution, sound). Once per task."""
     if ProviderCost.objects.filter(task=task).exists():
         return None
-    job = task.job
-    spec = get_model(job.model_key)
+    # The model that made it: a fallback bills at its own price.
+    spec = task.model_spec
     charge = spec.charge_for(task.arguments)
     seconds = spec.seconds_of(task.arguments)
     amount = charge.usd if charge else Decimal(0)
     return ProviderCost.objects.create(
         task=task,
         provider=task.provider,
-        model_key=job.model_key,
+        model_key=spec.key,
         endpoint=task.endpoint,
         outcome=task.status,
         seconds=seconds,

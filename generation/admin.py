@@ -17,17 +17,17 @@ from generation.webhooks import ReprocessRefused, reprocess_delivery
 from history.models import HistoryItem
 
 TASK_READONLY = [
-    "id", "job", "retried_from", "status", "variant_index", "style", "aspect_ratio", "seed",
-    "provider", "endpoint", "arguments", "request_id",
+    "id", "job", "retried_from", "status", "waiting", "variant_index", "style", "aspect_ratio", "seed",
+    "provider", "made_with", "endpoint", "arguments", "request_id",
     "queue_position", "progress", "last_log", "result_url", "submit_attempts", "download_attempts",
     "next_attempt_at", "lease_until", "error_kind", "error_message", "error_detail",
-    "created_at", "updated_at", "submitted_at", "started_at", "finished_at",
+    "created_at", "updated_at", "sent_at", "submitted_at", "started_at", "finished_at",
 ]
 
 
 class TaskInline(admin.TabularInline):
     model = Task
-    fields = ["id_link", "variant_index", "style", "aspect_ratio", "status", "request_id", "progress", "error_kind", "error_message", "created_at", "finished_at"]
+    fields = ["id_link", "variant_index", "style", "aspect_ratio", "status", "made_with", "request_id", "progress", "error_kind", "error_message", "created_at", "finished_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -46,7 +46,7 @@ class JobAdmin(StaffActionsShown, admin.ModelAdmin):
     list_display = ["id", "user", "model_key", "short_prompt", "task_statuses", "created_at"]
     list_filter = ["model_key", "created_at"]
     search_fields = ["id", "prompt", "user__username", "user__email", "tasks__request_id"]
-    readonly_fields = ["id", "user", "model_key", "prompt", "params", "input_image_file", "created_at", "staff_actions"]
+    readonly_fields = ["id", "user", "model_key", "prompt", "params", "allow_fallback", "input_image_file", "created_at", "staff_actions"]
     exclude = ["input_image"]  # shown read-only as input_image_file, through the checked view
     list_select_related = ["user"]
     inlines = [TaskInline]
@@ -81,8 +81,8 @@ class JobAdmin(StaffActionsShown, admin.ModelAdmin):
 
 @admin.register(Task)
 class TaskAdmin(StaffActionsShown, admin.ModelAdmin):
-    list_display = ["short_id", "status", "user", "endpoint", "request_id", "progress", "error_kind", "created_at", "finished_at"]
-    list_filter = ["status", "error_kind", "endpoint", "provider", "created_at"]
+    list_display = ["short_id", "status", "user", "endpoint", "made_with", "request_id", "progress", "error_kind", "created_at", "finished_at"]
+    list_filter = ["status", "error_kind", "endpoint", "made_with", "provider", "created_at"]
     search_fields = ["id", "request_id", "job__user__username", "job__prompt", "error_message"]
     list_select_related = ["job__user"]
     readonly_fields = [*TASK_READONLY, "staff_actions"]

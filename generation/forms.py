@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from generation.catalog import DEFAULT_MODEL_KEY, MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
@@ -112,10 +113,18 @@ class GenerationForm(PlanForm):
     # The page's one-time key: pressing Generate twice, or sending the page again,
     # makes one job (see generation.request_keys). The template writes it.
     request_key = forms.CharField(required=False, max_length=REQUEST_KEY_MAX_LENGTH, widget=forms.HiddenInput)
+    # On unless unticked (a page sends nothing for an unticked box; the API sends
+    # true when the field is left out, see api.serializers).
+    allow_fallback = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("If this model is unavailable, make the video with its fallback model"),
+        help_text=_("You pay the cheaper of the two; the video says which model made it."),
+    )
 
     field_order = [
         "prompt", "model", "duration", "resolution", "audio", "styles", "aspect_ratios", "mode", "count", "seed",
-        "negative_prompt", "image", "end_image",
+        "negative_prompt", "image", "end_image", "allow_fallback",
     ]
 
     checked = None
@@ -204,4 +213,5 @@ class GenerationForm(PlanForm):
             "image": data.get("image"),
             "end_image": data.get("end_image"),
             "request_key": data.get("request_key") or "",
+            "allow_fallback": bool(data.get("allow_fallback")),
         }

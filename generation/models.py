@@ -51,6 +51,11 @@ class Job(models.Model):
     # generation.request_keys).
     request_key = models.CharField(max_length=255, blank=True, editable=False)
     request_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # Whether a video may be made with the model's fallback when the model is
+    # unavailable or fails it for a provider reason (generation.fallback).
+    allow_fallback = models.BooleanField(
+        default=True, help_text="A video may be made with the model's fallback if the model is unavailable or fails."
+    )
 
     # Set (not stored) on the job start_generation returns when the request repeated
     # one already made under the same key.
@@ -138,6 +143,9 @@ class Task(models.Model):
     seed = models.BigIntegerField(null=True, blank=True, help_text="The seed sent to the model, if it takes one.")
 
     provider = models.CharField(max_length=32, default="fal")
+    # The model this attempt is made with when it is not its job's: the job's model's
+    # fallback (generation.fallback). Empty: the job's own model.
+    made_with = models.CharField(max_length=64, blank=True, help_text="The fallback model this attempt was made with.")
     endpoint = models.CharField(max_length=200)
     arguments = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
@@ -168,6 +176,9 @@ class Task(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the submit step last took it out of the queue: the maximum age counts from
+    # here, so time spent waiting for a slot or a breaker does not (generation.reconcile).
+    sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # When the provider's result was accepted and bringing it home began.
     downloading_at = models.DateTimeField(null=True, blank=True)
@@ -185,6 +196,25 @@ class Task(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def model_key(self) -> str:
+        """The model that makes this attempt: its job's, or the fallback it was re-planned on."""
+        return self.made_with or self.job.model_key
+
+    @property
+    def model_spec(self):
+        return get_model(self.model_key)
+
+    @property
+    def made_with_label(self) -> str:
+        """The fallback model's name when this attempt was made with one, else ""."""
+        if not self.made_with:
+            return ""
+        try:
+            return get_model(self.made_with).label
+        except KeyError:
+            return self.made_with
 
     @property
     def can_retry(self) -> bool:
@@ -215,7 +245,7 @@ class Task(models.Model):
         """What this attempt sends to the model, field by field, as recorded (the seed
         included); input images are named rather than shown as their URL."""
         rows = sorted(self.arguments.items())
-        spec = self.job.model_spec
+        spec = self.model_spec
         for field_name, stored in ((spec.image_field, self.job.input_image), (spec.end_image_field, self.job.input_end_image)):
             if field_name and stored:
                 rows.append((field_name, "(your image)"))

@@ -13,11 +13,12 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generation import fal, polling
 from generation.fal import ProviderError
-from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus
+from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus, Waiting
 from generation.services import apply_provider_failure, apply_provider_outcome, fail_task
 from generation.tasks import (
     enqueue_cancel_at_provider,
@@ -112,9 +113,16 @@ def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
 
 
 def _expire_too_old(now, report: ReconcileReport) -> None:
-    """Past their maximum age: give up, whatever state they are in."""
-    too_old = Task.objects.exclude(status__in=FINISHED).filter(
-        created_at__lt=now - timedelta(seconds=settings.TASK_MAX_AGE_SECONDS)
+    """Past their maximum age: give up, whatever state they are in. The age counts
+    from when the task was last sent (`sent_at`; its creation if never): time spent
+    waiting for a slot of its provider group or behind its open breaker is not the
+    video taking too long -- the user sees it waiting, may cancel it, and the
+    oldest-waiting alert tells staff. A task waiting now is never expired."""
+    too_old = (
+        Task.objects.exclude(status__in=FINISHED)
+        .exclude(status=TaskStatus.PENDING, waiting__in=[Waiting.SLOT, Waiting.BREAKER])
+        .annotate(clock=Coalesce("sent_at", "created_at"))
+        .filter(clock__lt=now - timedelta(seconds=settings.TASK_MAX_AGE_SECONDS))
     )
     for task in too_old[:BATCH]:
         if fail_task(

@@ -56,6 +56,7 @@ def start_generation(
     end_image: UploadedFile | None = None,
     request_key: str = "",
     project=None,
+    allow_fallback: bool = True,
 ) -> Job:
     """Create a job with a task and a gallery card per planned video, hold their
     credits and queue their submission, all in one transaction: either the request is
@@ -69,7 +70,9 @@ def start_generation(
     request (a double press, a resent API call, two at once) returns the first job,
     marked `replayed`, and changes nothing; the key with a different request raises
     RequestKeyReused (see generation.request_keys). With a `project` (the user's own),
-    the new videos go into its first free slots in the same transaction."""
+    the new videos go into its first free slots in the same transaction.
+    `allow_fallback` lets a video be made with the model's fallback when the model is
+    unavailable or fails (generation.fallback); stored with the job."""
     digest = ""
     if request_key:
         if len(request_key) > REQUEST_KEY_MAX_LENGTH:
@@ -78,6 +81,8 @@ def start_generation(
             model_key=model_key, prompt=prompt, duration=duration, styles=styles, aspect_ratios=aspect_ratios,
             aspect_ratio=aspect_ratio, mode=mode, count=count, negative_prompt=negative_prompt, seed=seed,
             resolution=resolution, audio=audio, image=image, end_image=end_image,
+            # Named only when off, so that keys sent before the choice existed still match.
+            **({} if allow_fallback else {"allow_fallback": False}),
         )
         earlier = _job_for_key(user=user, request_key=request_key, digest=digest)
         if earlier is not None:
@@ -124,7 +129,7 @@ def start_generation(
         try:
             job, new_tasks = _record_job(
                 user=user, checked=checked, plan=plan, params=params, stored=stored,
-                request_key=request_key, digest=digest, project=project,
+                request_key=request_key, digest=digest, project=project, allow_fallback=allow_fallback,
             )
         except IntegrityError:
             # The same key committed by a request running at the same time: ours rolled
@@ -168,7 +173,7 @@ def _store_input_image(image: UploadedFile) -> str:
 
 
 def _record_job(
-    *, user, checked: CheckedRequest, plan, params, stored, request_key: str, digest: str, project
+    *, user, checked: CheckedRequest, plan, params, stored, request_key: str, digest: str, project, allow_fallback: bool
 ) -> tuple[Job, list[Task]]:
     spec = checked.spec
     with transaction.atomic():
@@ -176,7 +181,7 @@ def _record_job(
         # unique index) until the first commits, before it has locked or queued anything.
         job = Job.objects.create(
             user=user, model_key=spec.key, prompt=checked.prompt, params=params,
-            request_key=request_key, request_digest=digest, **stored,
+            request_key=request_key, request_digest=digest, allow_fallback=bool(allow_fallback), **stored,
         )
         new_tasks = Task.objects.bulk_create(
             Task(
@@ -264,8 +269,16 @@ def watch_progress(*, task_ids) -> None:
 
 def apply_provider_failure(*, task: Task, failure: FalFailure, detail: str) -> bool:
     """The model refused or failed the request: fail the task with fal's reason,
-    field by field, and the kind fal's error type says."""
-    return fail_task(task_id=task.pk, kind=failure.kind, message=model_failure_message(failure), detail=detail, seen=task)
+    field by field, and the kind fal's error type says. A provider failure (not a
+    refused input) is then made good with the model's fallback if the job allows it:
+    the request is finished at fal, so a new one cannot pay twice (generation.fallback)."""
+    from generation.fallback import fall_back
+
+    with transaction.atomic():
+        failed = fail_task(task_id=task.pk, kind=failure.kind, message=model_failure_message(failure), detail=detail, seen=task)
+        if failed:
+            fall_back(task_id=task.pk)
+    return failed
 
 
 def retry_task(*, task: Task) -> Task:

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from generation import fal, polling
+from generation import fal, fallback, polling
 from generation.fal import ProviderError
 from generation.models import Job, Task, TaskStatus, Waiting
 from generation.tasks import enqueue_cancel_at_provider, enqueue_submit_task
@@ -41,7 +41,7 @@ def _provider_arguments(task: Task) -> dict:
     arguments = dict(task.arguments)
     job = task.job
     arguments.update(
-        job.model_spec.image_arguments(
+        task.model_spec.image_arguments(
             image_url=_provider_file_url(job, job.input_image) if job.input_image else None,
             end_image_url=_provider_file_url(job, job.input_end_image) if job.input_end_image else None,
         )
@@ -94,15 +94,23 @@ def submit_task(*, task_id: UUID | str) -> None:
             mark_waiting(pending.pk, reason=decision.reason, until=decision.retry_at)
             if decision.retry_at is not None:
                 enqueue_submit_task(pending.pk, run_after=decision.retry_at)
-            return
-        task = transition_task(
-            pending.pk,
-            TaskStatus.SUBMITTING,
-            only_from=[TaskStatus.PENDING],
-            submit_attempts=lambda t: t.submit_attempts + 1,
-            lease_until=now + timedelta(seconds=settings.SUBMIT_GRACE_SECONDS),
-            next_attempt_at=None,
-        )
+        else:
+            task = transition_task(
+                pending.pk,
+                TaskStatus.SUBMITTING,
+                only_from=[TaskStatus.PENDING],
+                submit_attempts=lambda t: t.submit_attempts + 1,
+                lease_until=now + timedelta(seconds=settings.SUBMIT_GRACE_SECONDS),
+                next_attempt_at=None,
+                # Its maximum age counts from here: the time it waited does not count.
+                sent_at=now,
+            )
+    if not decision.granted:
+        if decision.reason == Waiting.BREAKER:
+            # Its model is unavailable: made with its fallback instead, if allowed
+            # (after the commit: the group's lock is not held while planning).
+            fallback.fall_back(task_id=pending.pk)
+        return
 
     try:
         request_id = fal.submit(
@@ -165,6 +173,7 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
                 guardrails.note_waiting(endpoint=task.endpoint)
                 if group.probe_after is not None:
                     enqueue_submit_task(task.pk, run_after=group.probe_after)
+        fallback.fall_back(task_id=task.pk)
         return
     # A refused move below means the task was cancelled or claimed by a webhook meanwhile.
     if error.retryable and task.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS:
@@ -182,7 +191,11 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
         return
     if error.retryable:
         fields["error_message"] = f"{error.message.split(';')[0]}. Gave up after {task.submit_attempts} attempts."
-    try_transition_task(task.pk, TaskStatus.FAILED, only_from=[TaskStatus.SUBMITTING], **fields)
+    with transaction.atomic():
+        # No request of it reached the provider: a provider failure may be made good
+        # with the model's fallback (never a refused input: see generation.fallback).
+        if try_transition_task(task.pk, TaskStatus.FAILED, only_from=[TaskStatus.SUBMITTING], **fields):
+            fallback.fall_back(task_id=task.pk)
 
 
 def cancel_at_provider(*, task_id: UUID | str, attempt: int = 1) -> None:

@@ -230,11 +230,14 @@ def try_transition_task(
     return True
 
 
-def new_attempt(task_id: UUID | str) -> Task:
+def new_attempt(task_id: UUID | str, **replanned) -> Task:
     """Make a new attempt of a failed or cancelled task and return it, or raise
     TransitionRefused (not finished that way, or retried already). The old attempt
     stays on record as the new one's `retried_from`; the caller holds its credits,
     moves its card and queues its first step (by the new attempt's status).
+
+    `replanned` (`made_with`, `endpoint`, `arguments`, `aspect_ratio`, `seed`) makes
+    it on another model instead (generation.fallback); it then starts PENDING.
 
     The new attempt starts PENDING, to be generated again, except when the provider
     already made this video and only bringing it home failed: then it starts
@@ -246,7 +249,10 @@ def new_attempt(task_id: UUID | str) -> Task:
         old = task_model.objects.select_for_update().get(pk=task_id)
         if old.status not in RETRYABLE or task_model.objects.filter(retried_from=old).exists():
             raise TransitionRefused(old, TaskStatus.PENDING)
-        redownload = old.may_download_again()
+        unknown = set(replanned) - {"made_with", "endpoint", "arguments", "aspect_ratio", "seed"}
+        if unknown:
+            raise TypeError(f"new_attempt cannot set {', '.join(sorted(unknown))}")
+        redownload = not replanned and old.may_download_again()
         resume = (
             {
                 "request_id": old.request_id,
@@ -257,16 +263,20 @@ def new_attempt(task_id: UUID | str) -> Task:
             if redownload
             else {}
         )
+        same = {
+            "made_with": old.made_with,
+            "endpoint": old.endpoint,
+            "arguments": old.arguments,
+            "aspect_ratio": old.aspect_ratio,
+            "seed": old.seed,
+        }
         return task_model.objects.create(
             job_id=old.job_id,
             retried_from=old,
             status=TaskStatus.DOWNLOADING if redownload else TaskStatus.PENDING,
-            endpoint=old.endpoint,
-            arguments=old.arguments,
             variant_index=old.variant_index,
             style=old.style,
-            aspect_ratio=old.aspect_ratio,
-            seed=old.seed,
+            **{**same, **replanned},
             **resume,
         )
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Max, Min, Sum, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDate
 
 from credits.models import ProviderCost
 from generation.catalog import MODELS, get_model
@@ -178,17 +178,20 @@ def monitoring_report(*, start: datetime, end: datetime, group: str = "", model_
     stored) and spend, a row per group over all its models, then one per model; and
     videos made and spend per day. Narrowed to one group or one model if asked.
 
-    Every attempt is a request (a retry asks the provider again)."""
-    tasks = Task.objects.filter(created_at__gte=start, created_at__lt=end)
+    Every attempt is a request (a retry asks the provider again), counted for the model
+    that made it (a fallback's attempts count for the fallback)."""
+    tasks = Task.objects.filter(created_at__gte=start, created_at__lt=end).annotate(
+        model=Coalesce(NullIf("made_with", Value("")), "job__model_key")
+    )
     costs = ProviderCost.objects.filter(recorded_at__gte=start, recorded_at__lt=end)
     if group:
         keys = [spec.key for spec in MODELS if spec.group == group] or [group]
-        tasks, costs = tasks.filter(job__model_key__in=keys), costs.filter(model_key__in=keys)
+        tasks, costs = tasks.filter(model__in=keys), costs.filter(model_key__in=keys)
     if model_key:
-        tasks, costs = tasks.filter(job__model_key=model_key), costs.filter(model_key=model_key)
+        tasks, costs = tasks.filter(model=model_key), costs.filter(model_key=model_key)
     by_model: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for provider, key, *timing in tasks.values_list(
-        "provider", "job__model_key", "status", "error_kind", "submitted_at", "started_at", "downloading_at", "finished_at"
+        "provider", "model", "status", "error_kind", "submitted_at", "started_at", "downloading_at", "finished_at"
     ).order_by():
         by_model[(provider, key)].append(tuple(timing))
     spend = {
@@ -239,6 +242,12 @@ def open_breakers() -> list[str]:
     """The provider groups whose circuit breaker is not closed (open, or half open
     while its probe decides)."""
     return list(ProviderGroup.objects.exclude(breaker=BreakerState.CLOSED).order_by("name").values_list("name", flat=True))
+
+
+def breaker_is_open(group: str) -> bool:
+    """Whether the group's tasks are held back now (its breaker open, or half open while
+    its probe decides). Read without a lock: an answer for planning, not for sending."""
+    return ProviderGroup.objects.filter(name=group).exclude(breaker=BreakerState.CLOSED).exists()
 
 
 # The measures the alerts and /metrics watch.

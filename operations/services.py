@@ -29,7 +29,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from credits.models import Tier
-from generation.catalog import endpoints_in_group, group_for_endpoint
+from generation.catalog import MODELS, endpoints_in_group, group_for_endpoint
 from generation.models import IN_FLIGHT, Task, TaskStatus, Waiting
 from generation.tasks import enqueue_submit_task
 from operations.models import BreakerState, Heartbeat, ProcessKind, ProviderGroup
@@ -235,6 +235,7 @@ def record_provider_failure(*, endpoint: str, status_code: int | None, detail: s
             group.probe_task = None
             group.opened_by_hand = False
             logger.warning("breaker of %s opened after %d failures: %s", group.name, group.consecutive_failures, detail[:200])
+            transaction.on_commit(partial(offer_fallbacks, group=group.name))
         group.save()
     return group
 
@@ -275,6 +276,23 @@ def open_breaker_by_hand(*, name: str) -> None:
         group.probe_task = None
         group.opened_by_hand = True
         group.save()
+        transaction.on_commit(partial(offer_fallbacks, group=name))
+
+
+def offer_fallbacks(*, group: str) -> list[UUID]:
+    """The group's breaker has opened: queue the submit step of its waiting tasks whose
+    job allows a fallback, so that each finds the breaker open and is made with its
+    model's fallback (generation.fallback) instead of waiting for the group. Returns
+    their ids."""
+    keys = [spec.key for spec in MODELS if spec.group == group and spec.fallback]
+    offered = list(
+        waiting_tasks(group)
+        .filter(job__allow_fallback=True, job__model_key__in=keys, made_with="")
+        .values_list("pk", flat=True)
+    )
+    for task_id in offered:
+        enqueue_submit_task(task_id)
+    return offered
 
 
 def close_breaker_by_hand(*, name: str) -> list[UUID]:

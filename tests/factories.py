@@ -16,12 +16,18 @@ def make_user(username: str | None = None, **extra):
     return get_user_model().objects.create_user(username=username, password="pw", **extra)
 
 
-def make_task(*, user=None, status: TaskStatus = TaskStatus.PENDING, model_key: str = "kling-3-t2v", prompt: str = "a fox in the snow", **fields) -> Task:
+def make_task(
+    *, user=None, status: TaskStatus = TaskStatus.PENDING, model_key: str = "kling-3-t2v", prompt: str = "a fox in the snow",
+    allow_fallback: bool = True, **fields
+) -> Task:
     """A job with one task and its gallery card, as start_generation makes them, in any
     status (set directly: tests of the state machine move it themselves)."""
     user = user or make_user()
     spec = get_model(model_key)
-    job = Job.objects.create(user=user, model_key=model_key, prompt=prompt, params={"duration": 5, "aspect_ratio": "16:9"})
+    job = Job.objects.create(
+        user=user, model_key=model_key, prompt=prompt, params={"duration": 5, "aspect_ratio": "16:9"},
+        allow_fallback=allow_fallback,
+    )
     arguments = spec.build_arguments(prompt=prompt, duration=spec.default_duration, aspect_ratio="16:9")
     task = Task.objects.create(job=job, endpoint=spec.endpoint, arguments=arguments, status=status, **fields)
     HistoryItem.objects.create(user=user, task=task)

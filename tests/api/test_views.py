@@ -252,7 +252,34 @@ def test_an_overlong_idempotency_key_is_refused(api):
     assert Job.objects.count() == 0
 
 
+@pytest.mark.parametrize(("sent", "stored"), [({}, True), ({"allow_fallback": False}, False), ({"allow_fallback": "no"}, False)])
+def test_a_job_allows_a_fallback_unless_the_client_says_not(api, sent, stored):
+    response = create(api, **sent)
+    assert response.status_code == 201, response.json()
+    assert response.json()["allow_fallback"] is stored and Job.objects.get().allow_fallback is stored
+
+
+def test_a_fallback_choice_that_is_not_a_boolean_is_refused(api):
+    response = create(api, allow_fallback="perhaps")
+    assert response.status_code == 400
+    assert "allow_fallback" in error_of(response)["fields"] and not Job.objects.exists()
+
+
+def test_a_multipart_job_allows_a_fallback_unless_it_says_not(api):
+    assert api.post(JOBS, VALID, format="multipart").json()["allow_fallback"] is True
+    assert api.post(JOBS, {**VALID, "allow_fallback": "false"}, format="multipart").json()["allow_fallback"] is False
+
+
 # GET /api/tasks/{id}/ and POST /api/tasks/{id}/retry/.
+
+
+def test_a_task_says_why_it_waits_and_which_model_made_it(api, user):
+    waiting = make_task(user=user, waiting="breaker")
+    body = api.get(f"/api/tasks/{waiting.pk}/").json()
+    assert (body["status"], body["waiting"], body["made_with"]) == ("pending", "breaker", None)
+    made = make_task(user=user, status=TaskStatus.QUEUED, made_with="veo-3.1")
+    body = api.get(f"/api/tasks/{made.pk}/").json()
+    assert (body["waiting"], body["made_with"]) == ("", "veo-3.1")
 
 
 def test_a_task_shows_its_status_progress_and_error(api, user):

@@ -288,7 +288,8 @@ class TestDailyLimit:
 
 
 def queued_task(user) -> Task:
-    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5)
+    # Without a fallback: a failed video here is the end of it (see tests/generation/test_fallback.py).
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="a fox", duration=5, allow_fallback=False)
     task = job.tasks.get()
     Task.objects.filter(pk=task.pk).update(status=TaskStatus.QUEUED, request_id=f"req-{task.pk}")
     task.refresh_from_db()

@@ -7,7 +7,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from generation.models import ErrorKind, Task, TaskStatus
+from generation.models import ErrorKind, Task, TaskStatus, Waiting
 from generation.reconcile import reconcile_overdue_tasks, refresh_from_provider
 from generation.submission import submit_task
 from operations.models import AlertIncident, Heartbeat, ProcessKind
@@ -111,6 +111,30 @@ def test_a_task_past_its_maximum_age_fails_with_a_reason(settings):
     task.refresh_from_db()
     assert (task.status, task.error_kind) == (TaskStatus.FAILED, ErrorKind.TIMEOUT)
     assert len(queued_tasks("cancel_at_provider")) == 1
+
+
+def test_time_spent_waiting_for_a_slot_or_a_breaker_does_not_count_towards_the_maximum_age(settings):
+    long_ago = timezone.now() - timedelta(seconds=settings.TASK_MAX_AGE_SECONDS + 60)
+    behind_breaker = make_task(status=TaskStatus.PENDING, waiting=Waiting.BREAKER, created_at=long_ago)
+    for_a_slot = make_task(status=TaskStatus.PENDING, waiting=Waiting.SLOT, created_at=long_ago)
+    # Sent a minute ago after waiting for hours: its clock started when it was sent.
+    sent_lately = make_task(
+        status=TaskStatus.QUEUED, request_id="r-2", created_at=long_ago, sent_at=timezone.now() - timedelta(minutes=1)
+    )
+    sent_long_ago = make_task(status=TaskStatus.QUEUED, request_id="r-3", created_at=long_ago, sent_at=long_ago)
+    # Never picked up at all (no worker): its age counts from its creation.
+    never_sent = make_task(status=TaskStatus.PENDING, created_at=long_ago)
+    assert sorted(reconcile_overdue_tasks().expired) == sorted([str(sent_long_ago.pk), str(never_sent.pk)])
+    for task in (behind_breaker, for_a_slot, sent_lately):
+        task.refresh_from_db()
+        assert task.status not in (TaskStatus.FAILED,), task
+
+
+def test_the_submit_step_starts_the_clock_when_it_sends(sandbox):
+    task = make_task(prompt="clock starts now", created_at=timezone.now() - timedelta(hours=2))
+    submit_task(task_id=task.pk)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED and timezone.now() - task.sent_at < timedelta(minutes=1)
 
 
 def test_the_reconcile_command_records_its_pass_and_checks_the_alerts(settings, django_capture_on_commit_callbacks):

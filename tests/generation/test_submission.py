@@ -88,7 +88,7 @@ def test_a_request_the_model_refuses_is_accepted_then_fails_with_the_models_reas
 
 
 def test_a_locked_fal_account_holds_the_task_back_instead_of_failing_it(sandbox):
-    task = make_task(prompt="no balance left #fault:account_locked")
+    task = make_task(prompt="no balance left #fault:account_locked", allow_fallback=False)
     submit_task(task_id=task.pk)
     task.refresh_from_db()
     # An account refusal opens the group's breaker at once: the task waits for it.

@@ -428,3 +428,12 @@ def test_another_users_card_is_no_input_image(signed_in, other_user):
     theirs = start_generation(user=other_user, model_key="kling-2.1-i2v", prompt="theirs", duration=5, image=png_upload())
     page = signed_in.get(theirs.tasks.get().regenerate_url).content.decode()
     assert 'name="frame"' not in page and "not available any more" in page
+
+
+def test_the_fallback_box_is_ticked_by_default_and_unticking_it_is_kept(signed_in):
+    page = signed_in.get(reverse("generation:generate")).content.decode()
+    box = re.search(r'<input type="checkbox" name="allow_fallback"[^>]*>', page).group(0)
+    assert "checked" in box and "fallback" in page
+    post(signed_in, allow_fallback="on")
+    post(signed_in, prompt="a grey wolf in the snow")  # the box unticked: the browser sends nothing
+    assert list(Job.objects.order_by("created_at").values_list("allow_fallback", flat=True)) == [True, False]

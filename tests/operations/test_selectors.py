@@ -106,6 +106,18 @@ def test_a_group_row_adds_up_its_models_and_a_filter_keeps_one_model():
     assert [(r.model_key, r.failed, dict(r.errors)) for r in narrowed.models] == [(other, 1, {"quota": 1})]
 
 
+def test_an_attempt_made_with_a_fallback_counts_for_the_fallback():
+    user = make_user()
+    failed = made(user=user, status=TaskStatus.FAILED, error_kind=ErrorKind.PROVIDER)
+    rescued = made(user=user, wait=5, work=20, fetch=1, made_with="veo-3.1", retried_from=failed)
+    assert rescued.job.model_key == "kling-3-t2v"
+    report = monitoring_report(start=DAY, end=DAY + timedelta(days=1))
+    by_model = {(r.model_key): (r.requests, r.completed, r.failed) for r in report.models}
+    assert by_model == {"kling-3-t2v": (1, 0, 1), "veo-3.1": (1, 1, 0)}
+    narrowed = monitoring_report(start=DAY, end=DAY + timedelta(days=1), group="veo")
+    assert [(r.model_key, r.completed) for r in narrowed.models] == [("veo-3.1", 1)]
+
+
 def test_videos_and_spend_per_day_cover_every_day_of_the_period():
     first = made(wait=1, work=1, fetch=1)
     second = made(created=26, wait=1, work=1, fetch=1)

@@ -1,6 +1,7 @@
 """Provider guardrails through the real submit step and the sandbox: the cap on
 requests in flight per group, the order of the queue, the minimum interval, and the
-circuit breaker's open, hold, probe and close."""
+circuit breaker's open, hold, probe and close (for jobs that allow no fallback: those
+with one are made with it, see tests/generation/test_fallback.py)."""
 
 import threading
 import uuid
@@ -88,7 +89,7 @@ def test_the_breaker_opens_holds_probes_and_closes(sandbox, settings, django_cap
     settings.BREAKER_FAILURE_THRESHOLD = 2
     settings.BREAKER_COOLDOWN_SECONDS = 60
     tag = uuid.uuid4().hex[:8]
-    failing = [make_task(prompt=f"down {tag} {n} #fault:submit_500_once") for n in range(2)]
+    failing = [make_task(prompt=f"down {tag} {n} #fault:submit_500_once", allow_fallback=False) for n in range(2)]
     first, second = submitted(*failing)
     # The first failure is retried as usual; the second opens the breaker.
     assert (first.status, first.waiting, first.error_kind) == (TaskStatus.PENDING, Waiting.NOT_WAITING, ErrorKind.PROVIDER)
@@ -97,7 +98,7 @@ def test_the_breaker_opens_holds_probes_and_closes(sandbox, settings, django_cap
     assert group.breaker == BreakerState.OPEN and group.probe_after is not None
 
     # Held: a new task waits too, instead of being sent or failing.
-    (held,) = submitted(make_task(prompt=f"held {tag}"))
+    (held,) = submitted(make_task(prompt=f"held {tag}", allow_fallback=False))
     assert (held.status, held.waiting) == (TaskStatus.PENDING, Waiting.BREAKER)
 
     # After the cool-down one probe goes; the others wait for its answer.
@@ -115,7 +116,7 @@ def test_the_breaker_opens_holds_probes_and_closes(sandbox, settings, django_cap
 def test_a_failed_probe_opens_the_breaker_again(sandbox, settings):
     settings.BREAKER_FAILURE_THRESHOLD = 1
     tag = uuid.uuid4().hex[:8]
-    (task,) = submitted(make_task(prompt=f"still down {tag} #fault:submit_500"))
+    (task,) = submitted(make_task(prompt=f"still down {tag} #fault:submit_500", allow_fallback=False))
     assert task.waiting == Waiting.BREAKER
     ProviderGroup.objects.filter(name="kling").update(probe_after=timezone.now() - timedelta(seconds=1))
     (task,) = submitted(task)
@@ -126,7 +127,7 @@ def test_a_failed_probe_opens_the_breaker_again(sandbox, settings):
 
 def test_a_breaker_held_open_by_hand_waits_for_staff(sandbox):
     open_breaker_by_hand(name="kling")
-    (task,) = submitted(make_task(prompt="held by hand"))
+    (task,) = submitted(make_task(prompt="held by hand", allow_fallback=False))
     assert (task.status, task.waiting, task.next_attempt_at) == (TaskStatus.PENDING, Waiting.BREAKER, None)
     assert close_breaker_by_hand(name="kling") == [task.pk]
     (task,) = submitted(task)
