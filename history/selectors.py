@@ -4,7 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from generation.models import FINISHED, Job, Task, TaskStatus
 from generation.selectors import JobProgress, progress_for_jobs
@@ -154,7 +155,8 @@ def ratings_per_model(*, made_from: datetime | None = None, made_until: datetime
     if made_until is not None:
         ratings = ratings.filter(item__task__created_at__lt=made_until)
     rows = (
-        ratings.values(model_key=F("item__task__job__model_key"))
+        # The model that made the video: a fallback's videos are rated for the fallback.
+        ratings.values(model_key=Coalesce(NullIf("item__task__made_with", Value("")), F("item__task__job__model_key")))
         .annotate(
             rated=Count("pk"),
             average=Avg("stars"),

@@ -121,3 +121,9 @@ def test_ratings_per_model_count_thumbs_and_average(user, other_user):
     kling = summary["kling-3-t2v"]
     assert (kling.rated, kling.average, kling.thumbs_up, kling.thumbs_down) == (3, 3.33, 2, 1)
     assert summary["veo-3.1"].rated == 1
+
+
+def test_a_video_made_with_a_fallback_is_rated_for_the_fallback(user):
+    item = make_task(user=user, status=TaskStatus.COMPLETED, model_key="kling-3-t2v", made_with="veo-3.1").history_item
+    rate_item(item=item, stars=4)
+    assert [(row.model_key, row.rated) for row in ratings_per_model()] == [("veo-3.1", 1)]
