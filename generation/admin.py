@@ -53,6 +53,11 @@ class JobAdmin(StaffActionsShown, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["cancel_selected_jobs"]
 
+    def has_add_permission(self, request):
+        # Jobs are made by users (the Generate page, the API), which holds their credits
+        # and queues their videos; a job saved here would have neither.
+        return False
+
     cancel_selected_jobs = staff_action(
         action=Action.CANCEL_JOB,
         description="Cancel selected jobs (their unfinished videos)",
