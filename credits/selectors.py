@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from credits.models import EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
@@ -67,6 +67,31 @@ def credit_summary(user) -> CreditSummary:
         daily_limit=daily_limit_for(tier),
         used_today=videos_started_today(user),
     )
+
+
+def ledger_of(user) -> QuerySet[LedgerEntry]:
+    """The user's own ledger, newest first, each entry with its task's job (for the
+    prompt), for the Credits page."""
+    return LedgerEntry.objects.filter(wallet__user=user).select_related("task__job").order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance: int
+    tier: str
+
+    @property
+    def tier_label(self) -> str:
+        return Tier(self.tier).label if self.tier in Tier.values else self.tier
+
+
+def balance_of(user) -> Balance:
+    """What the header shows: the balance and the plan, from the wallet row alone (one
+    indexed read on every page), or the welcome credits for someone with no wallet yet."""
+    wallet = Wallet.objects.filter(user=user).values("balance", "tier").first()
+    if wallet is None:
+        return Balance(balance=settings.CREDITS_WELCOME_GRANT, tier=Tier.FREE)
+    return Balance(balance=wallet["balance"], tier=wallet["tier"])
 
 
 def remaining_quota_today(user) -> int:
