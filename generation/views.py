@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credit_summary
 from credits.services import CreditRefused
-from generation.catalog import DEFAULT_MODEL_KEY, MODELS
+from generation.catalog import DEFAULT_MODEL_KEY, MODELS, PROMPT_MAX_CHARS
 from generation.forms import GenerationForm, PlanForm
 from generation.models import Job
 from generation.request_keys import RequestKeyReused, new_request_key
@@ -144,7 +144,10 @@ def _plan_context(request: HttpRequest, form: PlanForm) -> dict:
     if not form.is_valid():
         errors = form.non_field_errors() or [e for field in form.errors.values() for e in field]
         plan_error = errors[0] if errors else ""
-    return {"plan": form.plan, "plan_error": plan_error, "credits": credit_summary(request.user)}
+    return {
+        "plan": form.plan, "plan_error": plan_error, "credits": credit_summary(request.user),
+        "prompt_max_chars": PROMPT_MAX_CHARS,
+    }
 
 
 def _prefill(query: QueryDict) -> dict:

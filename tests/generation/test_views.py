@@ -242,6 +242,28 @@ def test_the_line_names_what_is_wrong(signed_in):
     ) + "&aspect_ratios=16:9&aspect_ratios=9:16&aspect_ratios=1:1")
 
 
+def test_the_line_says_before_submitting_when_the_plan_costs_more_than_the_balance(signed_in, user):
+    fund(user, 4)
+    query = "model=kling-3-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9&aspect_ratios=9:16"
+    html = summary(signed_in, query)
+    assert "= 6 videos · 6 credits" in html
+    assert "That is more than your 4 credits: it needs 6." in html and "plan-summary problem" in html
+    html = summary(signed_in, "model=kling-3-t2v&styles=anime&aspect_ratios=16:9&aspect_ratios=9:16")
+    assert "more than your" not in html and "plan-summary problem" not in html
+
+
+def test_the_line_says_before_submitting_when_the_plan_passes_the_daily_limit(signed_in, settings):
+    settings.DAILY_VIDEO_LIMITS = {"free": 2, "pro": 2}
+    html = summary(signed_in, "model=kling-3-t2v&styles=anime&styles=noir&styles=cinematic&aspect_ratios=16:9")
+    assert "That is 3 videos and your plan allows 2 more today." in html
+
+
+def test_the_form_counts_the_prompt_and_has_room_for_image_previews(signed_in):
+    html = signed_in.get(reverse("generation:generate") + "?prompt=a+heron").content.decode()
+    assert re.search(r'id="prompt-count" data-max="1000"[^>]*>7 of 1000 characters<', html)
+    assert 'id="image-previews"' in html
+
+
 def test_changing_the_model_offers_its_own_ratios_and_refreshes_the_line(signed_in):
     html = summary(signed_in, "part=ratios&model=veo-3.1&aspect_ratios=1:1&aspect_ratios=9:16")
     assert 'value="16:9"' in html and 'value="1:1"' not in html
