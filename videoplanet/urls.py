@@ -1,6 +1,7 @@
 from django.contrib import admin
 from allauth.account import views as account_views
 from django.urls import include, path
+from django.templatetags.static import static
 from django.views.generic import RedirectView
 
 from operations import views as operations_views
@@ -12,6 +13,8 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("", include("pixelart.urls")),
     path("api/", include("api.urls")),
+    path("credits/", include("credits.urls")),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     # Sign up, log in and out, password change and reset, email addresses: django-allauth.
     # "login" and "logout" are the names the rest of the project has always reversed.
     path("accounts/login/", account_views.login, name="login"),
