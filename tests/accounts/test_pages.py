@@ -81,7 +81,7 @@ def test_reset_the_password_by_the_link_in_the_email(client, member):
     answer = client.post("/accounts/password/reset/", {"email": "member@example.com"})
     assert answer.status_code == 302
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["member@example.com"]
-    assert mail.outbox[0].subject.startswith("[VideoPlanet] ")
+    assert mail.outbox[0].subject.startswith("[VideoPlanet] ") and "Hello from VideoPlanet" in mail.outbox[0].body
     link = re.search(r"http://testserver(/accounts/password/reset/key/[^\s]+/)", mail.outbox[0].body).group(1)
     # allauth moves the key out of the address (into the session) before showing the form.
     form_page = client.get(link, follow=True)
