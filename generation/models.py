@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -277,7 +278,8 @@ class WebhookOutcome(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    """Every call to a webhook endpoint, stored raw before anything else is done with it."""
+    """Every call to a webhook endpoint, written once with its outcome (in the same
+    transaction as the move it made, if any; see generation.webhooks)."""
 
     provider = models.CharField(max_length=32, default="fal")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -303,6 +305,17 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # fal signs every delivery afresh (a new timestamp each try), so a signature
+            # accepted once is someone replaying it the second time: refused here, by
+            # the database, rather than by a query before each delivery. Refused
+            # deliveries may share one (a wrong token must not block the genuine one).
+            models.UniqueConstraint(
+                fields=["signature"],
+                condition=Q(outcome__in=["applied", "duplicate"]) & ~Q(signature=""),
+                name="webhook_signature_accepted_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.outcome})"

@@ -26,7 +26,7 @@ from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
 from generation.request_keys import REQUEST_KEY_MAX_LENGTH, RequestKeyReused, request_digest
 from generation.rules import CheckedRequest, RequestRefused, check_input_images, check_request
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
-from generation.transitions import TransitionRefused, new_attempt, transition_task, try_transition_task
+from generation.transitions import TransitionRefused, can_move, new_attempt, transition_task, try_transition_task
 from history.models import HistoryItem
 from history.services import create_cards, move_card
 from projects.services import ProjectRefused, place_items
@@ -212,14 +212,20 @@ def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str
     )
 
 
+# Where a task may take the provider's result from: a webhook may overtake the submit
+# step's own answer (SUBMITTING).
+RESULT_ACCEPTED_FROM = (TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
+
+
 def accept_result(*, task_id: UUID | str, request_id: str, video_url: str, seen: Task | None = None) -> bool:
     """The provider finished: record where the video is and queue its download.
     Returns False (and changes nothing) when the task is past that point already."""
-    with transaction.atomic():
+    # Joins the caller's transaction as it is (the webhook records its delivery in it).
+    with transaction.atomic(savepoint=False):
         moved = try_transition_task(
             task_id,
             TaskStatus.DOWNLOADING,
-            only_from=[TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS],
+            only_from=RESULT_ACCEPTED_FROM,
             seen=seen,
             result_url=video_url,
             request_id=lambda t: t.request_id or request_id,
@@ -233,16 +239,30 @@ def accept_result(*, task_id: UUID | str, request_id: str, video_url: str, seen:
     return moved
 
 
+def _video_url(payload) -> str | None:
+    video = payload.get("video") if isinstance(payload, dict) else None
+    url = video.get("url") if isinstance(video, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def provider_outcome_move(*, task: Task, status: str, payload) -> TaskStatus | None:
+    """Where a finished request's outcome (fal's webhook terms) would move the task as
+    read, or None when the task is past that point: a duplicate or late outcome, to
+    be answered without trying the move."""
+    if status == "OK" and _video_url(payload):
+        return TaskStatus.DOWNLOADING if task.status in RESULT_ACCEPTED_FROM else None
+    return TaskStatus.FAILED if can_move(task.status, TaskStatus.FAILED) else None
+
+
 def apply_provider_outcome(
     *, task: Task, request_id: str, status: str, payload, error: str | None, payload_error: str | None = None
 ) -> bool:
     """Apply a finished request's outcome (from a webhook or a status poll) to its
-    task, in fal's webhook terms. Returns whether the task changed; False means
-    duplicate or late."""
+    task (as the caller read it), in fal's webhook terms. Returns whether the task
+    changed; False means duplicate or late."""
     if status == "OK":
-        video = (payload or {}).get("video") if isinstance(payload, dict) else None
-        url = video.get("url") if isinstance(video, dict) else None
-        if isinstance(url, str) and url:
+        url = _video_url(payload)
+        if url:
             return accept_result(task_id=task.pk, request_id=request_id, video_url=url, seen=task)
         return fail_task(
             task_id=task.pk,

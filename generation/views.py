@@ -181,11 +181,9 @@ def fal_webhook(request: HttpRequest) -> JsonResponse:
     body = webhooks.read_body(request, limit=settings.FAL_WEBHOOK_MAX_BYTES + 1)
     if webhooks.refusals_exceeded(request) and not webhooks.verifies(headers=request.headers, body=body):
         return JsonResponse({"outcome": "throttled", "detail": "too many refused deliveries from this address"}, status=429)
-    query = request.GET.dict()
-    delivery = webhooks.record_delivery(
-        headers=request.headers, body=body, query=query, remote_addr=client_address(request)
+    _, answer = webhooks.receive_delivery(
+        headers=request.headers, body=body, query=request.GET.dict(), remote_addr=client_address(request)
     )
-    answer = webhooks.process_delivery(delivery, body=body, headers=request.headers, query=query)
     if 400 <= answer.status < 500:
         webhooks.count_refusal(request)
     return JsonResponse({"outcome": answer.outcome, "detail": answer.message}, status=answer.status)

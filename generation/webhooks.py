@@ -1,17 +1,22 @@
-"""Receiving fal's webhook: record it, prove it, apply it, answer fast.
+"""Receiving fal's webhook: prove it, apply it, record it, answer fast.
 
-Anyone can post to the endpoint, so a delivery is first recorded small: its headers,
-the first few KB of its body, its size and SHA-256. Only a delivery that passes every
-check keeps its whole body (staff may process it again). Then, in order:
-size, signature (and, when configured, fal's account), replay, JSON shape, our task,
-the task's token, the task's own request; only then is it applied, as one transition.
-The slow work (the download) is queued, never done here.
+Anyone can post to the endpoint. Checked in order: size, signature (and, when
+configured, fal's account), JSON shape, our task, the task's token, the task's own
+request; only then is it applied, as one transition, and the slow work (the
+download) is queued, never done here. The delivery is written once, with its
+outcome: a refused one small (its headers, the first few KB of its body, its size
+and SHA-256), an accepted one whole (staff may process it again) and in the same
+transaction as the move it made, so an applied delivery is one commit. A duplicate
+or late one is answered from the read of its task, without trying a move. A replay
+(a signature already accepted) is refused by the database's unique index on
+accepted signatures, not by a query beforehand.
 
-A crash while judging or applying is recorded on the delivery (outcome "error", the
-traceback for staff) and answered 500, so fal delivers it again later. An address
-that keeps sending refused deliveries is throttled (django-ratelimit, in the shared
-cache): its further unsigned posts are answered 429 and not recorded at all, while
-deliveries that fal really signed still go through."""
+A crash while judging or applying rolls back what it did and is recorded on the
+delivery (outcome "error", the traceback for staff) and answered 500, so fal
+delivers it again later. An address that keeps sending refused deliveries is
+throttled (django-ratelimit, in the shared cache): its further unsigned posts are
+answered 429 and not recorded at all, while deliveries that fal really signed still
+go through."""
 
 from __future__ import annotations
 
@@ -27,13 +32,14 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 from requests.structures import CaseInsensitiveDict
 
 from generation.models import Task, WebhookDelivery, WebhookOutcome
-from generation.services import apply_provider_outcome
+from generation.services import apply_provider_outcome, provider_outcome_move
 from generation.signatures import HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_USER_ID, SignatureError, verify_fal_signature
 from videoplanet.client_address import client_address
 
@@ -103,10 +109,11 @@ def read_body(request: HttpRequest, *, limit: int) -> bytes:
     return request.read(limit)
 
 
-def record_delivery(*, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], remote_addr: str | None) -> WebhookDelivery:
-    """Store what arrived, small (see the module's docstring)."""
+def _new_delivery(*, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], remote_addr: str | None) -> WebhookDelivery:
+    """What arrived, small (see the module's docstring); not saved yet: it is written
+    once, with its outcome."""
     preview = body[: settings.FAL_WEBHOOK_PREVIEW_BYTES]
-    return WebhookDelivery.objects.create(
+    return WebhookDelivery(
         headers=_kept_headers(headers),
         body=_text(preview.decode("utf-8", errors="replace")),
         body_size=len(body),
@@ -118,54 +125,130 @@ def record_delivery(*, headers: Mapping[str, str], body: bytes, query: Mapping[s
     )
 
 
-def process_delivery(delivery: WebhookDelivery, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> Answer:
-    """Judge and apply one stored delivery; records the outcome on it. Never raises:
+def receive_delivery(
+    *, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], remote_addr: str | None
+) -> tuple[WebhookDelivery, Answer]:
+    """Judge, apply and record one delivery: the endpoint's whole work. Never raises:
     a crash becomes an "error" outcome with its traceback, answered 500."""
-    task = None
+    delivery = _new_delivery(headers=headers, body=body, query=query, remote_addr=remote_addr)
+    return delivery, _process(delivery, body=body, headers=headers, query=query)
+
+
+@dataclass
+class _Progress:
+    """How far a delivery got, for the record of a crash."""
+
+    task: Task | None = None
+    accepted: bool = False
+
+
+# The partial unique index that takes a signature as accepted once (see the model).
+_ACCEPTED_ONCE = "webhook_signature_accepted_once"
+
+
+def _process(
+    delivery: WebhookDelivery,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    stored: bool = False,
+    note: str = "",
+    keep_applied: bool = False,
+) -> Answer:
+    """Judge a delivery and, if it passes, apply it. The delivery row is written once,
+    with its outcome, and in the transaction of the move when there is one, so both
+    commit or neither. `stored`, `note`, `keep_applied`: see `reprocess_delivery`."""
+    new = delivery.pk is None
+    progress = _Progress()
     try:
-        answer, task, payload = _judge(delivery, body=body, headers=headers, query=query)
-        if answer is None:
-            # Signed by fal, for this task and its request: worth keeping whole (staff
-            # may process it again). Refused deliveries keep only their preview.
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(body=_text(body.decode("utf-8", errors="replace")))
-            answer = _apply(delivery, task, payload)
-    except Exception:
-        logger.exception("webhook delivery %s crashed", delivery.pk)
-        answer = Answer(
-            500,
-            WebhookOutcome.ERROR,
-            traceback.format_exc(),
-            public=f"internal error; recorded as delivery {delivery.pk}",
+        return _judge_and_apply(
+            delivery, body=body, headers=headers, query=query, stored=stored, note=note, keep_applied=keep_applied,
+            progress=progress,
         )
-    _record(delivery, answer, task)
+    except Exception:
+        logger.exception("webhook delivery %s crashed", delivery.pk or "(new)")
+        if new:
+            delivery.pk, delivery._state.adding = None, True  # whatever was written rolled back
+        if progress.accepted:
+            delivery.body = _text(body.decode("utf-8", errors="replace"))
+        answer = Answer(500, WebhookOutcome.ERROR, traceback.format_exc())
+        _save(delivery, answer, progress.task, note=note)
+        return Answer(answer.status, answer.outcome, answer.detail, public=f"internal error; recorded as delivery {delivery.pk}")
+
+
+def _judge_and_apply(
+    delivery: WebhookDelivery,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    stored: bool,
+    note: str,
+    keep_applied: bool,
+    progress: _Progress,
+) -> Answer:
+    new = delivery.pk is None
+    answer, task, payload = _judge(delivery, body=body, headers=headers, query=query, stored=stored)
+    progress.task = task
+    if answer is not None:
+        _save(delivery, answer, task, note=note)
+        return answer
+    # Signed by fal, for this task and its request: worth keeping whole (staff may
+    # process it again). Refused deliveries keep only their preview.
+    progress.accepted = True
+    preview, delivery.body = delivery.body, _text(body.decode("utf-8", errors="replace"))
+    status = str(payload.get("status"))
+    move = provider_outcome_move(task=task, status=status, payload=payload.get("payload"))
+    # A staff re-run of an applied delivery keeps its record: its move happened then.
+    keep_record = keep_applied and delivery.outcome == WebhookOutcome.APPLIED
+    try:
+        with transaction.atomic():
+            if move is None:
+                # Duplicate or late: answered from the read above, no move tried.
+                changed, answer = False, Answer(200, WebhookOutcome.DUPLICATE, f"task already {task.status}")
+            else:
+                changed = apply_provider_outcome(
+                    task=task,
+                    request_id=str(payload.get("request_id") or delivery.request_id),
+                    status=status,
+                    payload=payload.get("payload"),
+                    error=_error_text(payload.get("error")),
+                    payload_error=_error_text(payload.get("payload_error")),
+                )
+                answer = (
+                    Answer(200, WebhookOutcome.APPLIED, f"task is now {move}")
+                    if changed
+                    else Answer(200, WebhookOutcome.DUPLICATE, "task moved on meanwhile")
+                )
+            if changed or not keep_record:
+                _save(delivery, answer, task, note=note)
+    except IntegrityError as error:
+        if _ACCEPTED_ONCE not in str(error):
+            raise
+        # All of it rolled back. fal signs every delivery afresh (a new timestamp each
+        # try), so a signature already accepted is someone sending it again.
+        if new:
+            delivery.pk, delivery._state.adding, delivery.body = None, True, preview
+        answer = Answer(409, WebhookOutcome.REPLAY, "same signature as a delivery already accepted")
+        _save(delivery, answer, task, note=note)
     return answer
 
 
-def _record(delivery: WebhookDelivery, answer: Answer, task: Task | None, *, note: str = "") -> None:
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        task=task,
-        outcome=answer.outcome,
-        http_status=answer.status,
-        detail=_text(f"{note}{answer.detail}"),
-        processed_at=timezone.now(),
-    )
+def _save(delivery: WebhookDelivery, answer: Answer, task: Task | None, *, note: str = "") -> None:
+    """Write the delivery with its outcome: one INSERT for a new one, one UPDATE for a
+    recorded one processed again."""
+    delivery.task = task
+    delivery.outcome = answer.outcome
+    delivery.http_status = answer.status
+    delivery.detail = _text(f"{note}{answer.detail}")
+    delivery.processed_at = timezone.now()
+    if delivery.pk is None:
+        delivery.save(force_insert=True)
+    else:
+        delivery.save(update_fields=["task", "outcome", "http_status", "detail", "processed_at", "body"])
     if answer.status >= 400:
         logger.warning("webhook delivery %s refused (%s): %s", delivery.pk, answer.outcome, answer.message)
-
-
-def _apply(delivery: WebhookDelivery, task: Task, payload: dict) -> Answer:
-    changed = apply_provider_outcome(
-        task=task,
-        request_id=str(payload.get("request_id") or delivery.request_id),
-        status=str(payload.get("status")),
-        payload=payload.get("payload"),
-        error=_error_text(payload.get("error")),
-        payload_error=_error_text(payload.get("payload_error")),
-    )
-    now = Task.objects.values_list("status", flat=True).get(pk=task.pk)
-    if changed:
-        return Answer(200, WebhookOutcome.APPLIED, f"task is now {now}")
-    return Answer(200, WebhookOutcome.DUPLICATE, f"task already {now}")
 
 
 def _error_text(error) -> str | None:
@@ -186,19 +269,10 @@ def _without_nul(value):
     return value
 
 
-def _earlier_with_signature(signature: str, *, exclude: int | None = None, accepted_only: bool) -> int | None:
-    """fal signs every delivery afresh (a new timestamp each try), so a signature we
-    already accepted is someone sending it again. (One that was refused, say for a
-    wrong token, does not block the genuine delivery that follows.) Signatures are
-    compared as bytes: `canonical_signature` writes them one way."""
-    if not signature:
-        return None
-    earlier = WebhookDelivery.objects.filter(signature=signature)
-    if accepted_only:
-        earlier = earlier.filter(outcome__in=(WebhookOutcome.APPLIED, WebhookOutcome.DUPLICATE))
-    if exclude is not None:
-        earlier = earlier.exclude(pk=exclude)
-    return earlier.values_list("pk", flat=True).first()
+def _seen_before(signature: str) -> bool:
+    """Whether a delivery with this signature was recorded already, whatever came of it
+    (compared as bytes: `canonical_signature` writes them one way)."""
+    return bool(signature) and WebhookDelivery.objects.filter(signature=signature).exists()
 
 
 def _judge(
@@ -220,9 +294,6 @@ def _judge(
         account = settings.FAL_ACCOUNT_USER_ID
         if account and (headers.get(HEADER_USER_ID) or "").strip() != account:
             return Answer(403, WebhookOutcome.MISMATCHED, "signed for another fal account"), None, {}
-        earlier = _earlier_with_signature(delivery.signature, exclude=delivery.pk, accepted_only=True)
-        if earlier is not None:
-            return Answer(409, WebhookOutcome.REPLAY, f"same signature as delivery {earlier}"), None, {}
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -306,15 +377,14 @@ def reprocess_delivery(delivery: WebhookDelivery, *, signature_override: bool = 
     if delivery.outcome == WebhookOutcome.BAD_TOKEN and not signature_override:
         raise ReprocessRefused("It came with a wrong task token; process it anyway only with the override.")
     before = delivery.outcome
-    query = dict(parse_qsl(delivery.query_string))
-    answer, task, payload = _judge(delivery, body=body, headers=delivery.headers, query=query, stored=True)
-    if answer is None:
-        answer = _apply(delivery, task, payload)
-        if before == WebhookOutcome.APPLIED and answer.outcome == WebhookOutcome.DUPLICATE:
-            # Its transition happened the first time; the record keeps saying so.
-            return Reprocessed(before, Answer(200, WebhookOutcome.APPLIED, answer.detail), changed=False)
     note = "re-processed by staff" + ("" if verified else " (signature overridden)") + f", was {before}: "
-    _record(delivery, answer, task, note=note)
+    answer = _process(
+        delivery, body=body, headers=delivery.headers, query=dict(parse_qsl(delivery.query_string)), stored=True,
+        note=note, keep_applied=True,
+    )
+    if before == WebhookOutcome.APPLIED and answer.outcome == WebhookOutcome.DUPLICATE:
+        # Its transition happened the first time; the record keeps saying so.
+        return Reprocessed(before, Answer(200, WebhookOutcome.APPLIED, answer.detail), changed=False)
     return Reprocessed(before, answer, answer.outcome == WebhookOutcome.APPLIED)
 
 
@@ -351,7 +421,7 @@ def verifies(*, headers: Mapping[str, str], body: bytes) -> bool:
     except SignatureError:
         return False
     # A signed delivery already seen (refused, say) gets no second pass around the throttle.
-    return _earlier_with_signature(canonical_signature(headers.get(HEADER_SIGNATURE) or ""), accepted_only=False) is None
+    return not _seen_before(canonical_signature(headers.get(HEADER_SIGNATURE) or ""))
 
 
 def prune_deliveries(*, now=None) -> int:

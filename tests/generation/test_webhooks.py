@@ -9,19 +9,16 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action, AuditEntry, Result
 from devtools.signing import sign
+from generation import services as generation_services
 from generation import webhooks
 from generation.models import Task, TaskStatus, WebhookDelivery, WebhookOutcome
-from generation.webhooks import (
-    ReprocessRefused,
-    process_delivery,
-    record_delivery,
-    reprocess_delivery,
-)
+from generation.webhooks import ReprocessRefused, receive_delivery, reprocess_delivery
 from tests.factories import make_task, make_user
 from tests.support import VIDEO_RESULT as VIDEO
 from tests.support import deliver_webhook, queued_tasks, run_admin_action
@@ -408,8 +405,7 @@ def recorded(task, key, *, outcome=None, timestamp=None, request_id="req-1", sta
     headers = sign(key, body, request_id=request_id, timestamp=timestamp)
     headers["Content-Type"] = "application/json"
     query = {"task": str(task.pk), "token": task.webhook_token}
-    delivery = record_delivery(headers=headers, body=body, query=query, remote_addr="127.0.0.1")
-    process_delivery(delivery, body=body, headers=headers, query=query)
+    delivery, _ = receive_delivery(headers=headers, body=body, query=query, remote_addr="127.0.0.1")
     if outcome is not None:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(outcome=outcome, http_status=500, detail="crashed")
     delivery.refresh_from_db()
@@ -513,3 +509,94 @@ def test_staff_reprocess_from_the_admin_with_a_reason_and_per_delivery_outcomes(
     assert Task.objects.get(pk=forged_task.pk).status == TaskStatus.DOWNLOADING
     last = AuditEntry.objects.filter(target_id=str(forged.pk)).first()
     assert (last.result, last.details, last.reason) == (Result.DONE, {"override_signature": True}, "fal confirmed it is theirs")
+
+
+# --- what a delivery costs -----------------------------------------------------------
+
+
+class Statements:
+    """The SQL statements run, and the commits made, while it is open."""
+
+    def __init__(self):
+        self.sql, self.commits = [], 0
+
+    def __enter__(self):
+        self._wrapper = connection.execute_wrapper(self._record)
+        self._wrapper.__enter__()
+        self._commit = connection._commit
+        connection._commit = self._count_commit
+        return self
+
+    def __exit__(self, *exc):
+        del connection._commit
+        self._wrapper.__exit__(*exc)
+
+    def _count_commit(self, *args, **kwargs):
+        self.commits += 1
+        return self._commit(*args, **kwargs)
+
+    def _record(self, execute, sql, params, many, context):
+        self.sql.append(sql)
+        if not connection.in_atomic_block:
+            self.commits += 1  # autocommit: the statement is a transaction of its own
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_applied_delivery_is_one_transaction_of_at_most_six_statements(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    deliver_webhook(client, make_task(status=TaskStatus.QUEUED, request_id="req-1"), fal_key)  # the group's row exists
+    with Statements() as run:
+        assert deliver_webhook(client, task, fal_key).status_code == 200
+    assert len(run.sql) <= 6, run.sql
+    # The plain read of the task, then one transaction: the task locked once, only the
+    # changed columns written, the download queued, the delivery written with its outcome.
+    assert run.commits == 2, run.sql
+    assert sum("FOR UPDATE" in sql for sql in run.sql) == 1
+    assert not any(sql.startswith(("SAVEPOINT", "RELEASE")) for sql in run.sql)
+    (update,) = [sql for sql in run.sql if sql.startswith('UPDATE "generation_task"')]
+    assert '"arguments"' not in update and '"webhook_token"' not in update
+    (write,) = [sql for sql in run.sql if "generation_webhookdelivery" in sql]
+    assert write.startswith("INSERT")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DOWNLOADING
+    assert WebhookDelivery.objects.get(task=task).outcome == WebhookOutcome.APPLIED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_is_answered_from_one_read_without_trying_a_move(client, fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    deliver_webhook(client, task, fal_key)
+    with Statements() as run:
+        assert deliver_webhook(client, task, fal_key).status_code == 200
+    assert len(run.sql) == 2, run.sql  # the task's read and the delivery's record
+    assert not any("FOR UPDATE" in sql for sql in run.sql)
+    assert WebhookDelivery.objects.latest("pk").outcome == WebhookOutcome.DUPLICATE
+
+
+def test_a_crash_after_the_move_undoes_it_and_is_recorded(client, fal_key, monkeypatch):
+    def broken_queue(task_id):
+        raise RuntimeError("the queue is gone")
+
+    monkeypatch.setattr(generation_services, "enqueue_download_result", broken_queue)
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    assert deliver_webhook(client, task, fal_key).status_code == 500
+    # The move and the record commit together or not at all: the task did not move.
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.QUEUED
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.task_id) == (WebhookOutcome.ERROR, task.pk)
+    assert "the queue is gone" in delivery.detail
+    monkeypatch.undo()
+    # fal's next try is applied.
+    assert deliver_webhook(client, task, fal_key).status_code == 200
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.DOWNLOADING
+
+
+def test_the_database_takes_an_accepted_signature_once(fal_key):
+    task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
+    first = recorded(task, fal_key)
+    again = WebhookDelivery(signature=first.signature, outcome=WebhookOutcome.DUPLICATE, task=task)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        again.save()
+    # Refused ones may share it (a wrong token does not block the genuine delivery).
+    WebhookDelivery.objects.create(signature=first.signature, outcome=WebhookOutcome.BAD_TOKEN)
