@@ -93,17 +93,21 @@ def run_size(count: int) -> dict:
             stack.start_worker("worker2")
             stack.start_reconciler()
             time.sleep(SETTLE_SECONDS)
-            ours = [process.pid for process in stack.processes.values()]
-            before_cpu, before_calls, started = tree_cpu_seconds(ours), sandbox.stats(), time.monotonic()
+            ours = {name: process.pid for name, process in stack.processes.items()}
+            before = {name: tree_cpu_seconds([pid]) for name, pid in ours.items()}
+            before_calls, started = sandbox.stats(), time.monotonic()
             request_videos(stack, token, count, f"size {count}")
             counts = wait_until_finished(count, deadline_seconds=120 + count * 4)
             wall = time.monotonic() - started
-            cpu, calls = tree_cpu_seconds(ours) - before_cpu, sandbox.stats()
+            spent = {name: tree_cpu_seconds([pid]) - before[name] for name, pid in ours.items()}
+            calls = sandbox.stats()
         finally:
             stack.stop()
+    cpu = sum(spent.values())
     submits = calls["submit_calls"] - before_calls["submit_calls"]
     polls = calls["status_polls"] - before_calls["status_polls"]
-    print(f"pipeline: {count} videos in {wall:.0f} s, {counts}; our CPU {cpu:.1f} s; "
+    split = ", ".join(f"{name} {seconds * 1000 / count:.0f}" for name, seconds in sorted(spent.items()))
+    print(f"pipeline: {count} videos in {wall:.0f} s, {counts}; our CPU {cpu:.1f} s ({split} ms per video); "
           f"{submits} submits, {polls} status polls", file=sys.stderr, flush=True)
     return {"count": count, "cpu_ms": cpu * 1000 / count, "submits": submits / count, "polls": polls / count,
             "completed": counts.get(TaskStatus.COMPLETED, 0), "wall": wall}
