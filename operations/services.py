@@ -179,8 +179,11 @@ def slot_freed(*, endpoint: str, has_waiting: bool | None) -> None:
 
 def wake_waiting(*, group: str) -> list[UUID]:
     """Queue the submit step of as many waiting tasks as there are free slots, first
-    in line first. Returns their ids. Clears the group's `has_waiting` when no other
-    task waits (the woken ones set it again if they still find no slot)."""
+    in line first, each for its turn in the group's minimum interval (woken earlier,
+    it would only be told to wait again). Returns their ids. Clears the group's
+    `has_waiting` when no other task waits (the woken ones set it again if they still
+    find no slot)."""
+    now = timezone.now()
     with transaction.atomic():
         row = locked_group(group)
         if row.breaker != BreakerState.CLOSED:
@@ -189,8 +192,10 @@ def wake_waiting(*, group: str) -> list[UUID]:
         # One more than we wake: whether anyone is left waiting.
         first = list(waiting_tasks(group).values_list("pk", flat=True)[: free + 1])
         woken = first[:free]
-        for task_id in woken:
-            enqueue_submit_task(task_id)
+        interval = timedelta(seconds=row.min_interval_seconds)
+        for turn, task_id in enumerate(woken, start=1):
+            due = row.last_submit_at + interval * turn if interval and row.last_submit_at is not None else None
+            enqueue_submit_task(task_id, run_after=due if due is not None and due > now else None)
         still_waiting = len(first) > free
         if row.has_waiting != still_waiting:
             row.has_waiting = still_waiting

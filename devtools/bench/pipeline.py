@@ -25,17 +25,19 @@ django.setup()
 
 import requests  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from devtools.bench.common import emit, row, tree_cpu_seconds  # noqa: E402
 from devtools.localstack import LocalStack  # noqa: E402
 from devtools.sandbox import run_sandbox  # noqa: E402
 from generation.models import FINISHED, Task, TaskStatus  # noqa: E402
+from operations.models import Heartbeat  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 SIZES = (20, 60) if QUICK else (50, 200)
 RENDER_SECONDS = 2.0
 PROVIDER_CONCURRENCY = 16
-SETTLE_SECONDS = 3.0  # let start-up work finish before the CPU is read
+SETTLE_SECONDS = 3.0  # once every process has reported in, before the CPU is read
 
 
 def make_user(stack: LocalStack) -> str:
@@ -78,6 +80,16 @@ def wait_until_finished(expected: int, deadline_seconds: float) -> dict[str, int
     return counts
 
 
+def wait_until_running(*, since, deadline_seconds: float) -> None:
+    """Until both workers and the reconciler have reported in: what their start-up
+    costs (imports, checks) is not a generation's."""
+    deadline = time.monotonic() + deadline_seconds
+    while Heartbeat.objects.filter(beat_at__gte=since).count() < 3:
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers and reconciler did not report in")
+        time.sleep(0.5)
+
+
 def run_size(count: int) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     with run_sandbox(seconds=RENDER_SECONDS, extra_args=["--max-concurrent", str(PROVIDER_CONCURRENCY)]) as sandbox:
@@ -89,9 +101,11 @@ def run_size(count: int) -> dict:
             Task.objects.all().delete()
             stack.start_web()
             token = make_user(stack)
+            launched = timezone.now()
             stack.start_worker("worker1")
             stack.start_worker("worker2")
             stack.start_reconciler()
+            wait_until_running(since=launched, deadline_seconds=120)
             time.sleep(SETTLE_SECONDS)
             ours = {name: process.pid for name, process in stack.processes.items()}
             before = {name: tree_cpu_seconds([pid]) for name, pid in ours.items()}

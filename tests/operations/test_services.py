@@ -241,3 +241,17 @@ def test_a_task_deciding_while_a_slot_frees_counts_it_free():
     submit.join(10)
     assert [d.granted for d in decisions] == [True]
     assert woken() == set()
+
+
+def test_a_woken_task_is_queued_for_its_turn_in_the_interval(sandbox, settings, django_capture_on_commit_callbacks):
+    settings.PROVIDER_MAX_IN_FLIGHT = 1
+    settings.PROVIDER_MIN_INTERVAL_SECONDS = 30
+    running, waiting = submitted(make_task(prompt="turn running"), make_task(prompt="turn waiting"))
+    assert (waiting.status, waiting.waiting) == (TaskStatus.PENDING, Waiting.SLOT)
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=running)
+    # Not at once (it would only be told to wait): when the interval since the last submit is over.
+    steps = [r for r in queued_tasks("submit_task") if r.task_result.args[0] == str(waiting.pk)]
+    due = ProviderGroup.objects.get(name="kling").last_submit_at + timedelta(seconds=30)
+    assert due in [step.run_after for step in steps]
+    assert str(waiting.pk) not in woken()
