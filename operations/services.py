@@ -104,7 +104,8 @@ def take_slot(*, task: Task, now: datetime) -> SlotDecision:
     if in_flight >= group.max_in_flight:
         return _wait(group, SlotDecision(False, Waiting.SLOT))
     # A probe is any one task: the queue's order resumes once the breaker closes.
-    ahead = 0 if probe else _ahead_of(task, group.name)
+    # Nobody ahead when nobody waits (the flag is kept under this lock).
+    ahead = 0 if probe or not group.has_waiting else _ahead_of(task, group.name)
     if in_flight + ahead >= group.max_in_flight:
         return _wait(group, SlotDecision(False, Waiting.SLOT))
     if group.min_interval_seconds > 0 and group.last_submit_at is not None:
@@ -181,8 +182,8 @@ def wake_waiting(*, group: str) -> list[UUID]:
     """Queue the submit step of as many waiting tasks as there are free slots, first
     in line first, each for its turn in the group's minimum interval (woken earlier,
     it would only be told to wait again). Returns their ids. Clears the group's
-    `has_waiting` when no other task waits (the woken ones set it again if they still
-    find no slot)."""
+    `has_waiting` when it finds no task waiting at all (those it wakes wait until
+    their submit runs, so the flag stays up for them)."""
     now = timezone.now()
     with transaction.atomic():
         row = locked_group(group)
@@ -196,9 +197,8 @@ def wake_waiting(*, group: str) -> list[UUID]:
         for turn, task_id in enumerate(woken, start=1):
             due = row.last_submit_at + interval * turn if interval and row.last_submit_at is not None else None
             enqueue_submit_task(task_id, run_after=due if due is not None and due > now else None)
-        still_waiting = len(first) > free
-        if row.has_waiting != still_waiting:
-            row.has_waiting = still_waiting
+        if row.has_waiting != bool(first):
+            row.has_waiting = bool(first)
             row.save(update_fields=["has_waiting"])
     return woken
 

@@ -156,7 +156,13 @@ def test_a_freed_slot_wakes_the_queue_only_while_someone_may_wait(sandbox, djang
     with django_capture_on_commit_callbacks(execute=True):
         cancel_task(task=third)
     assert woken() == {str(waiting.pk)}
-    # Everyone waiting was woken; if it still finds no slot it sets the flag again.
+    # The woken task waits until its submit runs: the flag stays up for it...
+    assert ProviderGroup.objects.get(name="kling").has_waiting
+    (sent,) = submitted(waiting)
+    assert sent.status == TaskStatus.QUEUED
+    # ...and the next wake-up, finding nobody, takes it down.
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=sent)
     assert not ProviderGroup.objects.get(name="kling").has_waiting
 
 
