@@ -6,9 +6,11 @@ output in log files. Used by the end-to-end tests, the chaos run and the benchma
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,26 +21,90 @@ from devtools import processes
 from devtools.processes import ROOT, ProcessSpec, free_port
 
 
-@contextmanager
-def fresh_database(workdir: Path):
-    """A DATABASE_URL for a new, empty database of the configured kind, dropped afterwards."""
+def _postgres() -> dict | None:
+    """How to reach the configured PostgreSQL server as an administrator, or None on SQLite."""
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
-        yield f"sqlite:///{workdir / 'localstack.sqlite3'}"
-        return
+        return None
+    host, port, user = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432, db.get("USER") or "postgres"
+    auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
+    return {
+        "connect": dict(host=host, port=port, user=user, password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True),
+        "url": f"postgres://{auth}@{host}:{port}/",
+    }
+
+
+def _create_database(server: dict, name: str, template: str | None = None) -> str:
     import psycopg
 
+    with psycopg.connect(**server["connect"]) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return server["url"] + name
+
+
+def _drop_database(server: dict, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(**server["connect"]) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class MigratedTemplate:
+    """A database migrated once, with the demo account, for `fresh_database` to copy.
+    PostgreSQL copies a database (CREATE DATABASE ... TEMPLATE) in a fraction of a second
+    where `migrate` takes seconds, so a test session migrates once instead of once per
+    stack; on SQLite the file is copied. Made on first use; `drop()` removes it."""
+
+    def __init__(self) -> None:
+        self._source: str | None = None
+        self._workdir: Path | None = None
+
+    def source(self) -> str:
+        """The template's database name (PostgreSQL) or file path (SQLite), made if need be."""
+        if self._source is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="videoplanet-template-"))
+            server = _postgres()
+            if server:
+                source = f"videoplanet_template_{uuid.uuid4().hex[:10]}"
+                database_url = _create_database(server, source)
+            else:
+                source = str(self._workdir / "template.sqlite3")
+                database_url = f"sqlite:///{source}"
+            self._source = source
+            try:
+                maker = LocalStack(self._workdir, database_url, "http://127.0.0.1:9")
+                maker.manage("migrate", "--noinput")
+                maker.manage("ensure_demo_account")
+            except BaseException:
+                self.drop()
+                raise
+        return self._source
+
+    def drop(self) -> None:
+        if self._source is not None and (server := _postgres()):
+            _drop_database(server, self._source)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._source = self._workdir = None
+
+
+@contextmanager
+def fresh_database(workdir: Path, *, template: MigratedTemplate | None = None):
+    """A DATABASE_URL for a new database of the configured kind, dropped afterwards:
+    empty, or a copy of `template` (migrated, with the demo account)."""
+    server = _postgres()
+    if not server:
+        path = workdir / "localstack.sqlite3"
+        if template is not None:
+            shutil.copyfile(template.source(), path)
+        yield f"sqlite:///{path}"
+        return
     name = f"videoplanet_local_{uuid.uuid4().hex[:10]}"
-    host, port, user = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432, db.get("USER") or "postgres"
-    admin = dict(host=host, port=port, user=user, password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
-    with psycopg.connect(**admin) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+    database_url = _create_database(server, name, template.source() if template is not None else None)
     try:
-        auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
-        yield f"postgres://{auth}@{host}:{port}/{name}"
+        yield database_url
     finally:
-        with psycopg.connect(**admin) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(server, name)
 
 
 class LocalStack:

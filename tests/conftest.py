@@ -9,6 +9,7 @@ from devtools.sandbox import run_sandbox
 from devtools.signing import JwksServer, jwk_for
 from generation.fal import _make_client
 from tests.factories import fund, make_user
+from tests.stack import TEMPLATE
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +77,13 @@ def fal_key(jwks_server):
     key = Ed25519PrivateKey.generate()
     jwks_server.keys = [jwk_for(key, "test-key")]
     return key
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stack_template():
+    """Drops the migrated database the stacks of this session were copied from, if one was made."""
+    yield
+    TEMPLATE.drop()
 
 
 @pytest.fixture(scope="session")

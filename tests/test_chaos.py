@@ -10,14 +10,14 @@ import pytest
 
 from devtools.localstack import fresh_database
 from devtools.processes import ROOT
+from tests.stack import TEMPLATE
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_small_chaos_round_loses_nothing_and_pays_nothing_twice(tmp_path):
-    with fresh_database(tmp_path) as database_url:
+    with fresh_database(tmp_path, template=TEMPLATE) as database_url:  # migrated
         env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
         run = subprocess.run(
             [sys.executable, "-m", "devtools", "chaos", "--jobs", "12", "--seed", "7", "--kill-every", "4", "--timeout", "240"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
