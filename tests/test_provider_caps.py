@@ -1,6 +1,8 @@
-"""The cap holds across real worker processes: four workers make forty videos of one
+"""The cap holds across real worker processes: four workers make twelve videos of one
 provider group, and the sandbox, which counts requests in flight per endpoint, never
-sees more at once than the group's cap."""
+sees more at once than the group's cap, and does see the cap reached. Twelve is four
+rounds of the cap with four workers competing for each slot: the same race as forty, in
+a third of the time."""
 
 import json
 import time
@@ -13,8 +15,8 @@ from tests.stack import running_stack
 pytestmark = pytest.mark.e2e
 
 CAP = 3
-VIDEOS = 40
-# Two jobs of 20 (the most one job makes) for the demo user, as pro with credits to spare.
+VIDEOS = 12
+# Two jobs of 6 for the demo user, as pro with credits to spare.
 START = """
 from credits.models import Tier
 from credits.services import grant_credits, set_tier
@@ -25,7 +27,7 @@ set_tier(user=demo, tier=Tier.PRO)
 grant_credits(user=demo, credits=100, note="cap test")
 for half in ("first", "second"):
     start_generation(user=demo, model_key="kling-3-t2v", prompt=f"a lantern festival, {half} half", duration=5,
-                     aspect_ratio="16:9", mode="batch", count=20)
+                     aspect_ratio="16:9", mode="batch", count=6)
 """
 COUNT = """
 import json
@@ -41,14 +43,14 @@ def sandbox():
         yield process
 
 
-def test_four_workers_never_exceed_the_cap_over_forty_videos(sandbox, tmp_path):
+def test_four_workers_never_exceed_the_cap_over_twelve_videos(sandbox, tmp_path):
     with running_stack(
         tmp_path, sandbox.url, workers=4, reconciler=True, PROVIDER_MAX_IN_FLIGHT=CAP, PROVIDER_MIN_INTERVAL_SECONDS=0
     ) as stack:
         stack.manage("shell", "-v0", "-c", START)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and sandbox.stats()["completed"] < VIDEOS:
-            time.sleep(2)
+            time.sleep(0.5)
         stats = sandbox.stats()
         assert stats["completed"] == VIDEOS, f"{stats}\n{stack.log('worker1')}"
         # Every video was sent once, and never more than CAP were at fal at once...
@@ -61,6 +63,6 @@ def test_four_workers_never_exceed_the_cap_over_forty_videos(sandbox, tmp_path):
             statuses = json.loads(stack.manage("shell", "-v0", "-c", COUNT).strip().splitlines()[-1])
             if statuses.get("completed") == VIDEOS:
                 break
-            time.sleep(2)
+            time.sleep(0.5)
         assert statuses == {"completed": VIDEOS}
     print(f"\ncaps: {VIDEOS} videos, 4 workers, cap {CAP}: most in flight at fal {stats['max_in_flight'][endpoint]}")
