@@ -21,8 +21,8 @@ run: migrate ## run the app: web, task workers, reconciler, local fal sandbox
 	@$(PY) manage.py ensure_demo_account
 	@$(PY) -m devtools.serve
 
-test: install ## run the tests (PostgreSQL if on 127.0.0.1:5432, else SQLite); ARGS="-k foo"
-	@bash scripts/test.sh $(ARGS)
+test: install ## run the tests (PostgreSQL if on 127.0.0.1:5432, else SQLite), one process per core; ARGS="-k foo"
+	@TEST_PROCESSES=$${TEST_PROCESSES:-auto} bash scripts/test.sh $(ARGS)
 
 chaos: migrate ## a chaos run: faults, killed workers, then an audit; ARGS="--jobs 200"
 	@$(PY) -m devtools chaos $(ARGS)

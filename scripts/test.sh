@@ -5,6 +5,8 @@
 # Extra arguments go to pytest:  scripts/test.sh -k webhook -x
 # Coverage (of the test process and every process it starts) is measured and reported
 # at the end; NO_COVERAGE=1 skips it, for a quick run of one file.
+# TEST_PROCESSES=N (or auto: one per core) spreads the tests over N processes with
+# pytest-xdist (`make test` sets auto); unset or 1, everything runs in this process.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
@@ -33,6 +35,11 @@ if [[ "${REQUIRE_POSTGRES:-0}" == 1 && "$is_pg" != 1 ]]; then
 fi
 
 echo "$label"
+if [[ -n "${TEST_PROCESSES:-}" && "$TEST_PROCESSES" != 1 ]]; then
+    # loadgroup: the end-to-end tests that start their own stack stay in one process
+    # (tests/conftest.py), while the others share the rest.
+    set -- -n "$TEST_PROCESSES" --dist loadgroup "$@"
+fi
 if [[ "${NO_COVERAGE:-0}" == 1 ]]; then
     "$PY" -m pytest "$@"
     status=$?

@@ -104,6 +104,28 @@ def sandbox(sandbox_process, settings):
     return sandbox_process
 
 
+def _runs_its_own_stack(item) -> bool:
+    """An end-to-end test that uses no test database: it starts its own processes on its own."""
+    return (
+        item.get_closest_marker("e2e") is not None
+        and item.get_closest_marker("django_db") is None
+        and not {"db", "transactional_db", "live_server"} & set(item.fixturenames)
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config, items):
+    """The end-to-end tests that start their own stack run first, and, when the suite is
+    spread over processes (scripts/test.sh, TEST_PROCESSES), all in one of them: their
+    minutes are mostly waiting, which the other processes fill with the rest of the
+    suite, and two stacks never compete for the cores."""
+    for item in items:
+        if _runs_its_own_stack(item):
+            item.add_marker(pytest.mark.xdist_group("own-stack"))
+    yield  # pytest-django orders the database tests meanwhile; their order is kept
+    items.sort(key=lambda item: not _runs_its_own_stack(item))
+
+
 def pytest_report_header(config):
     engine = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     return f"database: {engine}"
