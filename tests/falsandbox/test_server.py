@@ -278,7 +278,9 @@ def test_stats_count_requests_in_flight_per_endpoint() -> None:
     """`/_sandbox/stats` counts accepted submits and requests in flight per endpoint,
     and keeps the most it ever saw in flight at once (a cancelled queued request and a
     completed one both leave the flight)."""
-    with run_sandbox(seconds=1.0) as sandbox:
+    # A queue of 1 s (a third of the render): three submits and a cancel fit inside it
+    # even on a busy machine, where 0.33 s did not.
+    with run_sandbox(seconds=3.0) as sandbox:
         def submit(application: str, prompt: str) -> str:
             response = httpx.post(
                 f"{sandbox.url}/{application}", json={"prompt": prompt, "duration": "3"}, headers=KEY
