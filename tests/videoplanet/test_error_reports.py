@@ -37,7 +37,7 @@ def test_a_crash_in_the_webhook_view_itself_mails_no_token_either(client, fal_ke
     def explode(**kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(webhooks, "record_delivery", explode)
+    monkeypatch.setattr(webhooks, "receive_delivery", explode)
     client.raise_request_exception = False
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     assert deliver_webhook(client, task, fal_key).status_code == 500

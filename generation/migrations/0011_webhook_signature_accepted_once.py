@@ -21,7 +21,7 @@ def mark_later_repeats_as_replays(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0009_request_key_and_download_time'),
+        ('generation', '0010_fallback_and_sent_at'),
     ]
 
     operations = [
