@@ -100,16 +100,25 @@ class Job(models.Model):
 
     @property
     def regenerate_url(self) -> str:
-        """The Generate form, filled in with this job's settings (and its input image)."""
-        return _generate_url({**self.form_settings(), "frame": self.input_reference()})
+        """The Generate form, filled in with this job's settings (and its input and
+        last-frame images)."""
+        return _generate_url({**self.form_settings(), **self.image_references()})
 
-    def input_reference(self) -> str:
-        """The Generate form's reference to this job's input image ("" without one):
-        a card of the job names it, so that regenerating keeps the image."""
-        if not self.input_image:
-            return ""
+    def image_references(self) -> dict:
+        """The Generate form's references to this job's images: `frame` names its input
+        image ("input:<card>"), `end_frame` its last frame ("end:<card>"); a card of
+        the job stands for them, so that regenerating keeps both."""
+        if not (self.input_image or self.input_end_image):
+            return {}
         card = self.tasks.filter(history_item__isnull=False).values_list("history_item__pk", flat=True).first()
-        return f"input:{card}" if card else ""
+        if not card:
+            return {}
+        references = {}
+        if self.input_image:
+            references["frame"] = f"input:{card}"
+        if self.input_end_image:
+            references["end_frame"] = f"end:{card}"
+        return references
 
 
 def _generate_url(values: dict) -> str:
@@ -259,7 +268,7 @@ class Task(models.Model):
         values = self.job.form_settings()
         values.update(styles=[self.style] if self.style else [], mode="single", count=1)
         values["aspect_ratios"] = [self.aspect_ratio] if self.aspect_ratio else values["aspect_ratios"][:1]
-        values["frame"] = self.job.input_reference()
+        values.update(self.job.image_references())
         return _generate_url(values)
 
 

@@ -21,6 +21,7 @@ from generation.request_keys import RequestKeyReused, new_request_key
 from generation.rules import NON_FIELD, RequestRefused
 from generation.services import cancel_job, start_generation
 from generation import webhooks
+from history.selectors import last_frame_image
 from pixelart.selectors import input_frame
 from projects.selectors import own_project, project_names
 from videoplanet.client_address import client_address
@@ -40,12 +41,20 @@ def generate(request: HttpRequest) -> HttpResponse:
     attached = input_frame(request.user, reference) if reference else None
     if reference and attached is None:
         messages.error(request, "That frame is not available any more; choose an image of your own.")
+    # "Regenerate" keeps a last-frame image too, as ?end_frame=end:<card id>.
+    end_reference = (request.POST if request.method == "POST" else request.GET).get("end_frame", "")
+    end_attached = last_frame_image(request.user, end_reference) if end_reference else None
+    if end_reference and end_attached is None:
+        messages.error(request, _("That last frame is not available any more; choose an image of your own."))
     if request.method == "POST":
         files = request.FILES
         chosen = next((m for m in MODELS if m.key == request.POST.get("model")), None)
         if attached is not None and not files.get("image") and chosen is not None and chosen.takes_image:
             files = files.copy()
             files["image"] = SimpleUploadedFile("frame.png", attached.png, content_type="image/png")
+        if end_attached is not None and not files.get("end_image") and chosen is not None and chosen.takes_end_image:
+            files = files.copy()
+            files["end_image"] = SimpleUploadedFile(end_attached.name, end_attached.content, content_type=end_attached.content_type)
         form = GenerationForm(request.POST, files)
         chosen_project = request.POST.get("project", "")
         project = own_project(request.user, chosen_project) if chosen_project else None
@@ -91,6 +100,9 @@ def generate(request: HttpRequest) -> HttpResponse:
         "projects": project_names(request.user),
         "chosen_project": (request.POST if request.method == "POST" else request.GET).get("project", ""),
     }
+    if end_attached is not None:
+        context["attached_end_frame"] = end_attached
+        context["attached_end_frame_data"] = base64.b64encode(end_attached.content).decode()
     if attached is not None:
         context["attached_frame"] = attached
         context["attached_frame_data"] = base64.b64encode(attached.png).decode()

@@ -3,6 +3,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,9 +33,20 @@ class HistoryItem(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
 
+    favourite = models.BooleanField(default=False)
+    # The stars of this card's Rating (0 while unrated), copied by
+    # history.services.rate_item so that the gallery's "best rated" order is an
+    # index's order (a join to the ratings would sort the whole history for every
+    # page); 0 sorts the unrated last without NULLS LAST, which SQLite's indexes lack.
+    stars = models.PositiveSmallIntegerField(default=0, editable=False)
+
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["user", "-stars", "-created_at", "-id"], name="item_user_best_rated"),
+            models.Index(fields=["user", "-created_at"], condition=Q(favourite=True), name="item_user_favourites"),
+        ]
 
     def __str__(self) -> str:
         return f"History item {str(self.id)[:8]}"
@@ -56,6 +68,10 @@ class HistoryItem(models.Model):
     def input_image_url(self) -> str:
         return reverse("history:input", args=[self.pk]) if self.task.job.input_image else ""
 
+    @property
+    def end_image_url(self) -> str:
+        return reverse("history:end-image", args=[self.pk]) if self.task.job.input_end_image else ""
+
     def private_file(self, kind: str):
         """(file, download name) of this card's video, poster or input image, or None."""
         prompt = self.task.job.prompt
@@ -66,6 +82,9 @@ class HistoryItem(models.Model):
         if kind == "input" and self.task.job.input_image:
             image = self.task.job.input_image
             return image, download_name(prompt, suffix="-input" + _suffix(image.name, ".png"))
+        if kind == "end" and self.task.job.input_end_image:
+            image = self.task.job.input_end_image
+            return image, download_name(prompt, suffix="-last-frame" + _suffix(image.name, ".png"))
         return None
 
 

@@ -1,17 +1,29 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+import mimetypes
+from pathlib import PurePosixPath
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Value
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, models
+from django.db.models import Avg, Count, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from generation.models import FINISHED, Job, Task, TaskStatus
 from generation.selectors import JobProgress, progress_for_jobs
 from history.models import HistoryItem, Rating
 
 UNFINISHED = frozenset(TaskStatus) - FINISHED
+# The text-search configuration of the prompt search; the GIN index on the prompts
+# (history migration 0003) is built with the same one, so the two must match.
+PROMPT_SEARCH_CONFIG = "english"
+# How far back a model's finished videos count towards its processing-time estimate.
+ESTIMATE_WINDOW = timedelta(days=7)
 
 
 def history_for(user, *, status: str = "", model_key: str = "") -> QuerySet[HistoryItem]:
@@ -24,14 +36,83 @@ def history_for(user, *, status: str = "", model_key: str = "") -> QuerySet[Hist
     return items.order_by("-created_at")
 
 
+def viewable_items(user) -> QuerySet[HistoryItem]:
+    """The cards whose files a user may fetch: their own; staff, anyone's."""
+    if user.is_staff:
+        return HistoryItem.objects.select_related("task", "task__job")
+    return history_for(user)
+
+
+
+
+class Sort(models.TextChoices):
+    NEWEST = "newest", _("Newest first")
+    OLDEST = "oldest", _("Oldest first")
+    BEST = "best", _("Best rated")
+
+
+# Each order is an index's order (see HistoryItem.Meta.indexes), so a page is read
+# straight off the index, whatever the history's length.
+ORDERINGS = {
+    Sort.NEWEST: (F("created_at").desc(), F("id").desc()),
+    Sort.OLDEST: (F("created_at").asc(), F("id").asc()),
+    Sort.BEST: (F("stars").desc(), F("created_at").desc(), F("id").desc()),  # unrated (0) last
+}
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    """What the gallery's toolbar asks for; every field is already valid."""
+
+    status: str = ""
+    model_key: str = ""
+    query: str = ""
+    favourites: bool = False
+    sort: str = Sort.NEWEST
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.status or self.model_key or self.query or self.favourites)
+
+
+def search_prompts(items: QuerySet[HistoryItem], query: str) -> QuerySet[HistoryItem]:
+    """Cards whose prompt matches `query`: PostgreSQL full-text search (English
+    stemming, all words required; the GIN index on the prompt's vector answers it),
+    a plain case-insensitive match elsewhere (SQLite)."""
+    query = query.strip()
+    if not query:
+        return items
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        vector = SearchVector("task__job__prompt", config=PROMPT_SEARCH_CONFIG)
+        return items.alias(prompt_vector=vector).filter(
+            prompt_vector=SearchQuery(query, config=PROMPT_SEARCH_CONFIG, search_type="plain")
+        )
+    return items.filter(task__job__prompt__icontains=query)
+
+
+def filtered_history(user, filters: GalleryFilters) -> QuerySet[HistoryItem]:
+    """A user's cards that pass the toolbar's filters, with what a card shows loaded
+    in the same query (not ordered)."""
+    items = HistoryItem.objects.filter(user=user).select_related("task", "task__job", "task__retried_by")
+    if filters.status:
+        items = items.filter(task__status=filters.status)
+    if filters.model_key:
+        items = items.filter(task__job__model_key=filters.model_key)
+    if filters.favourites:
+        items = items.filter(favourite=True)
+    return search_prompts(items, filters.query)
+
+
 @dataclass(frozen=True)
 class GalleryPage:
-    """One page of the gallery's jobs: those still running first (on the pages they
-    fall on), then the finished ones, newest first. No page knows how many follow it
+    """One page of the gallery: a fixed number of videos (cards), the ones still being
+    made first, then the rest in the chosen order. No page knows how many follow it
     beyond the next: counting a long history would cost more than the page itself."""
 
     number: int
-    jobs: list[Job]
+    items: list[HistoryItem]
     has_next: bool
 
     @property
@@ -51,52 +132,30 @@ class GalleryPage:
         return self.number - 1
 
 
-def _with_cards(jobs: QuerySet[Job], *, status: str, model_key: str) -> QuerySet[Job]:
-    """Keep the jobs that have a card passing the filters (a deleted card takes its
-    video off the gallery)."""
-    cards = HistoryItem.objects.filter(task__job=OuterRef("pk"))
-    if status:
-        cards = cards.filter(task__status=status)
-    if model_key:
-        jobs = jobs.filter(model_key=model_key)
-    return jobs.filter(Exists(cards))
-
-
-def gallery_page(user, *, number: int = 1, size: int, status: str = "", model_key: str = "") -> GalleryPage:
-    """The jobs of page `number` in a fixed number of queries whatever the history's
-    length. The running jobs are few and found through the tasks' status index; the
-    finished ones are read in (`user`, -`created_at`) index order, `size` + 1 at a time
-    (the extra row says whether a next page exists) -- never sorted or counted whole."""
+def gallery_page(user, *, number: int = 1, size: int, filters: GalleryFilters = GalleryFilters()) -> GalleryPage:
+    """The cards of page `number`, `size` of them, in a fixed number of queries
+    whatever the history's length. The running cards are few and found through the
+    tasks' status index; the others are read in an index's order, `size` + 1 at a
+    time (the extra row says whether a next page exists) -- never sorted or counted
+    whole."""
     number = max(1, number)
+    order = ORDERINGS[Sort(filters.sort)]
+    items = filtered_history(user, filters)
     running_ids = list(
-        Task.objects.filter(job__user=user, status__in=UNFINISHED).order_by().values_list("job_id", flat=True).distinct()
+        HistoryItem.objects.filter(user=user, task__status__in=UNFINISHED).order_by().values_list("pk", flat=True)
     )
-    running = list(
-        _with_cards(Job.objects.filter(pk__in=running_ids), status=status, model_key=model_key).order_by("-created_at", "-pk")
-    ) if running_ids else []
+    running = list(items.filter(pk__in=running_ids).order_by(*order)) if running_ids else []
     start = (number - 1) * size
-    shown_running = running[start : start + size]
-    wanted = size - len(shown_running)
-    finished: list[Job] = []
+    shown = running[start : start + size]
     has_next = len(running) > start + size
-    if status not in UNFINISHED:  # a job with a task in a running status is itself running
+    if filters.status not in UNFINISHED:  # a card in a running status is a running card
+        wanted = size - len(shown)
         offset = max(0, start - len(running))
-        finished_jobs = _with_cards(
-            Job.objects.filter(user=user).exclude(pk__in=running_ids), status=status, model_key=model_key
-        ).order_by("-created_at", "-pk")
-        finished = list(finished_jobs[offset : offset + wanted + 1])
-        has_next = has_next or len(finished) > wanted
-        finished = finished[:wanted]
-    return GalleryPage(number=number, jobs=shown_running + finished, has_next=has_next)
-
-
-def viewable_items(user) -> QuerySet[HistoryItem]:
-    """The cards whose files a user may fetch: their own; staff, anyone's."""
-    if user.is_staff:
-        return HistoryItem.objects.select_related("task", "task__job")
-    return history_for(user)
-
-
+        rest = items.exclude(pk__in=running_ids) if running_ids else items
+        others = list(rest.order_by(*order)[offset : offset + wanted + 1])
+        has_next = has_next or len(others) > wanted
+        shown += others[:wanted]
+    return GalleryPage(number=number, items=shown, has_next=has_next)
 
 
 @dataclass
@@ -112,15 +171,52 @@ class GalleryJob:
         return self.progress.total > 1
 
 
-def gallery_groups(user, jobs: Sequence[Job], *, status: str = "", model_key: str = "") -> list[GalleryJob]:
-    """The cards of these jobs that pass the filters, grouped by job in the jobs'
-    order, each job's cards in the order they were planned."""
-    progress = progress_for_jobs([job.pk for job in jobs])
-    groups = {job.pk: GalleryJob(job=job, progress=progress.get(job.pk, JobProgress())) for job in jobs}
-    items = history_for(user, status=status, model_key=model_key).filter(task__job__in=list(groups))
-    for item in items.order_by("task__variant_index", "created_at"):
-        groups[item.task.job_id].items.append(item)
-    return [group for group in groups.values() if group.items]
+def gallery_groups(items: Sequence[HistoryItem]) -> list[GalleryJob]:
+    """The page's cards grouped by job, in the order each job first appears, each
+    job's cards in the order they were planned (one query, for the jobs' progress)."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(item.task.job_id, []).append(item)
+    progress = progress_for_jobs(list(groups)) if groups else {}
+    return [
+        GalleryJob(
+            job=cards[0].task.job,
+            progress=progress.get(job_id, JobProgress()),
+            items=sorted(cards, key=lambda item: (item.task.variant_index, item.created_at)),
+        )
+        for job_id, cards in groups.items()
+    ]
+
+
+def processing_estimates(model_keys: Iterable[str], *, now: datetime | None = None) -> dict[str, float]:
+    """Each model's typical processing time in seconds (from the provider starting a
+    video to handing it over), averaged over its videos completed in the last
+    `ESTIMATE_WINDOW`; models without any are left out. Read through the tasks'
+    (status, updated_at) index."""
+    keys = list(set(model_keys))
+    if not keys:
+        return {}
+    since = (now or timezone.now()) - ESTIMATE_WINDOW
+    rows = (
+        Task.objects.filter(
+            status=TaskStatus.COMPLETED, updated_at__gte=since, job__model_key__in=keys,
+            started_at__isnull=False, downloading_at__isnull=False,
+        )
+        .order_by()
+        .values(model_key=F("job__model_key"))
+        .annotate(average=Avg(F("downloading_at") - F("started_at")))
+    )
+    return {row["model_key"]: row["average"].total_seconds() for row in rows if row["average"] is not None}
+
+
+def seconds_left(task: Task, estimates: dict[str, float], *, now: datetime | None = None) -> int | None:
+    """About how many seconds a processing video still needs, from its model's
+    typical time; None when nothing is known (or it is not processing)."""
+    typical = estimates.get(task.job.model_key)
+    if typical is None or task.status != TaskStatus.IN_PROGRESS or task.started_at is None:
+        return None
+    elapsed = ((now or timezone.now()) - task.started_at).total_seconds()
+    return max(0, round(typical - elapsed))
 
 
 def best_rated_first(items: QuerySet[HistoryItem]) -> QuerySet[HistoryItem]:
@@ -166,3 +262,36 @@ def ratings_per_model(*, made_from: datetime | None = None, made_until: datetime
         .order_by("-average", "model_key")
     )
     return [ModelRatings(**{**row, "average": round(row["average"], 2)}) for row in rows]
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    reference: str
+    name: str
+    content: bytes
+
+    @property
+    def content_type(self) -> str:
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+
+def last_frame_image(user, reference: str) -> StoredImage | None:
+    """Resolve "end:<card id>" (the last-frame image a card's video was asked to end
+    on, for "Regenerate from this") for `user`; None for anything else, including
+    other users' cards."""
+    kind, _sep, card_id = reference.partition(":")
+    if kind != "end":
+        return None
+    try:
+        item = HistoryItem.objects.select_related("task__job").get(pk=card_id, user=user)
+    except (HistoryItem.DoesNotExist, ValueError, ValidationError):
+        return None
+    image = item.task.job.input_end_image
+    if not image:
+        return None
+    try:
+        with image.open("rb") as stored:
+            content = stored.read()
+    except OSError:
+        return None
+    return StoredImage(reference, PurePosixPath(image.name).name, content)

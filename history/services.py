@@ -5,11 +5,14 @@ a card changes together with the task it shows."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from generation.models import Job, Task, TaskStatus
 from generation.transitions import TransitionRefused
@@ -116,13 +119,97 @@ class RatingRefused(ValueError):
     """The rating cannot be recorded; the message is safe to show."""
 
 
-def rate_item(*, item: HistoryItem, stars: int, note: str = "") -> Rating:
-    """Record (or replace) the owner's rating of a finished video."""
+def rate_item(*, item: HistoryItem, stars: int, note: str | None = "") -> Rating:
+    """Record (or replace) the owner's rating of a finished video; `note` None keeps
+    the note given before (the card's stars carry none). The card keeps a copy of the
+    stars for the gallery's best-rated order, changed in the same transaction."""
     if item.task.status != TaskStatus.COMPLETED:
-        raise RatingRefused("Only a finished video can be rated.")
+        raise RatingRefused(_("Only a finished video can be rated."))
     if not 1 <= stars <= 5:
-        raise RatingRefused("A rating is 1 to 5 stars.")
-    rating, _ = Rating.objects.update_or_create(
-        item=item, defaults={"stars": stars, "note": note.strip()[:1000], "updated_at": timezone.now()}
-    )
+        raise RatingRefused(_("A rating is 1 to 5 stars."))
+    values = {"stars": stars, "updated_at": timezone.now()}
+    if note is not None:
+        values["note"] = note.strip()[:1000]
+    with transaction.atomic():
+        rating, created = Rating.objects.update_or_create(item=item, defaults=values)
+        HistoryItem.objects.filter(pk=item.pk).update(stars=stars)
+    item.stars = stars
     return rating
+
+
+def set_favourite(*, item: HistoryItem, favourite: bool) -> None:
+    """Mark or unmark a card as one of the owner's favourites."""
+    HistoryItem.objects.filter(pk=item.pk).update(favourite=favourite)
+    item.favourite = favourite
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk action did: how many cards it changed and how many it left as they
+    were (with the reason, safe to show)."""
+
+    done: int
+    skipped: int = 0
+    reason: str = ""
+
+
+def delete_items(*, items: Iterable[HistoryItem]) -> BulkOutcome:
+    """Delete every finished card of `items` with its files; unfinished ones are left
+    (they must be cancelled first)."""
+    done = skipped = 0
+    for item in items:
+        try:
+            delete_history_item(item=item)
+            done += 1
+        except TransitionRefused:
+            skipped += 1
+    return BulkOutcome(done, skipped, _("still being made: cancel them first") if skipped else "")
+
+
+def cancel_items(*, items: Iterable[HistoryItem]) -> BulkOutcome:
+    """Cancel every unfinished card of `items` (their credits come back); finished
+    ones, and ones being saved, are left."""
+    from generation.services import cancel_task
+
+    done = skipped = 0
+    for item in items:
+        try:
+            cancel_task(task=item.task)
+            done += 1
+        except TransitionRefused:
+            skipped += 1
+    return BulkOutcome(done, skipped, _("already finished or being saved") if skipped else "")
+
+
+ZIP_CHUNK_BYTES = 256 * 1024
+
+
+def zip_archive(items: Iterable[HistoryItem]) -> Iterator[bytes]:
+    """The finished videos of `items` as one ZIP, produced piece by piece while it is
+    sent: each file is read from storage in chunks and never held whole, nor is the
+    archive (stream-zip writes the sizes and checksums after each file's data). Names
+    come from the prompts, made unique. Videos are already compressed, so they are
+    stored without deflating them again (level 0)."""
+    from stream_zip import ZIP_64, stream_zip
+
+    def chunks(file):
+        with file.open("rb") as stored:
+            while block := stored.read(ZIP_CHUNK_BYTES):
+                yield block
+
+    def members():
+        taken: set[str] = set()
+        for item in items:
+            found = item.private_file("video")
+            if found is None:
+                continue
+            file, name = found
+            stem, dot, suffix = name.rpartition(".")
+            unique, n = name, 1
+            while unique in taken:
+                n += 1
+                unique = f"{stem}-{n}{dot}{suffix}"
+            taken.add(unique)
+            yield unique, item.created_at, 0o644, ZIP_64, chunks(file)
+
+    return stream_zip(members(), get_compressobj=lambda: zlib.compressobj(wbits=-zlib.MAX_WBITS, level=0))

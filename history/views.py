@@ -1,13 +1,15 @@
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from rest_framework.authentication import TokenAuthentication
@@ -21,13 +23,31 @@ from generation.selectors import progress_for, progress_for_jobs
 from generation.services import cancel_task, retry_task, watch_progress
 from generation.transitions import TransitionRefused
 from history.models import HistoryItem
-from history.selectors import gallery_groups, gallery_page, history_for, viewable_items
-from history.selectors import rating_of
-from history.services import RatingRefused, delete_history_item, rate_item
-from projects.selectors import own_project, project_slots, running_jobs
+from history.selectors import (
+    GalleryFilters,
+    Sort,
+    gallery_groups,
+    gallery_page,
+    history_for,
+    processing_estimates,
+    rating_of,
+    viewable_items,
+)
+from history.services import (
+    RatingRefused,
+    cancel_items,
+    delete_history_item,
+    delete_items,
+    rate_item,
+    set_favourite,
+    zip_archive,
+)
+from projects.selectors import own_project, project_names, project_slots, running_jobs
+from projects.services import ProjectRefused, add_to_project
 from videoplanet.private_media import serve_private_file
 
 MODEL_KEYS = frozenset(m.key for m in MODELS)
+BULK_MAX = 500  # cards one bulk action takes at most
 
 
 def _own_item(request: HttpRequest, item_id) -> HistoryItem:
@@ -51,6 +71,12 @@ def _page_url(request: HttpRequest) -> str:
     return request.get_full_path()
 
 
+def _selectable(request: HttpRequest) -> bool:
+    """Cards on the gallery's list carry a checkbox for the bulk bar (also when the
+    poller or a button renders them again)."""
+    return urlsplit(_page_url(request)).path == reverse("history:gallery")
+
+
 def _page_number(value: str | None) -> int:
     # Anything that is not a page number shows the first page, as a paginator would.
     try:
@@ -59,35 +85,57 @@ def _page_number(value: str | None) -> int:
         return 1
 
 
+def _filters(query) -> GalleryFilters:
+    """The toolbar's choices from the query string; anything not valid is no filter
+    (junk such as a NUL byte is never a database error)."""
+    status = query.get("status", "")
+    model_key = query.get("model", "")
+    sort = query.get("sort", "")
+    return GalleryFilters(
+        status=status if status in TaskStatus.values else "",
+        model_key=model_key if model_key in MODEL_KEYS else "",
+        query=query.get("q", "").replace("\x00", "").strip()[:200],
+        favourites=query.get("favourites") == "1",
+        sort=sort if sort in Sort.values else Sort.NEWEST,
+    )
+
+
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    model_key = request.GET.get("model", "")
-    if status not in TaskStatus.values:
-        status = ""
-    if model_key not in MODEL_KEYS:  # junk (a NUL byte, say) is no filter, not a database error
-        model_key = ""
+    filters = _filters(request.GET)
     page = gallery_page(
-        request.user, number=_page_number(request.GET.get("page")), size=settings.GALLERY_PAGE_SIZE,
-        status=status, model_key=model_key,
+        request.user, number=_page_number(request.GET.get("page")), size=settings.GALLERY_PAGE_SIZE, filters=filters
     )
-    groups = gallery_groups(request.user, page.jobs, status=status, model_key=model_key)
-    items = [item for group in groups for item in group.items]
-    watch_progress(task_ids=[item.task_id for item in items if not item.task.is_finished])
+    groups = gallery_groups(page.items)
+    unfinished = [item for item in page.items if not item.task.is_finished]
+    watch_progress(task_ids=[item.task_id for item in unfinished])
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "page": page,
         "groups": groups,
-        "items": items,
-        "status": status,
-        "model_key": model_key,
+        "items": page.items,
+        "filters": filters,
+        "status": filters.status,
+        "model_key": filters.model_key,
         "statuses": TaskStatus.choices,
+        "sorts": Sort.choices,
         "models": MODELS,
+        "projects": project_names(request.user),
+        "query_string": query.urlencode(),
         "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
-        "poll_ids": [str(item.pk) for item in items if not item.task.is_finished],
+        "poll_ids": [str(item.pk) for item in unfinished],
+        "estimates": _estimates(unfinished),
         "page_url": _page_url(request),
     }
     return render(request, "history/gallery.html", context)
+
+
+def _estimates(items) -> dict:
+    """Models' typical processing times, asked for only when a card is processing."""
+    processing = [item.task.job.model_key for item in items if item.task.status == TaskStatus.IN_PROGRESS]
+    return processing_estimates(processing) if processing else {}
 
 
 def _uuids(text: str) -> list[UUID]:
@@ -110,6 +158,7 @@ def card_updates(request: HttpRequest) -> HttpResponse:
     ids = _uuids(request.GET.get("ids", ""))[:100]
     items = list(history_for(request.user).filter(pk__in=ids))
     poll_ids = [str(item.pk) for item in items if not item.task.is_finished]
+    unfinished = [item for item in items if not item.task.is_finished]
     watch_progress(task_ids=[item.task_id for item in items if not item.task.is_finished])
     jobs = {item.task.job_id: item.task.job for item in items}
     progress = progress_for_jobs(jobs)
@@ -119,13 +168,33 @@ def card_updates(request: HttpRequest) -> HttpResponse:
         "heads": heads,
         "poll_ids": poll_ids,
         "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
+        "estimates": _estimates(unfinished),
         "page_url": _page_url(request),
+        "selectable": _selectable(request),
     }
+    # The detail page refreshes every panel, its actions included, with the card.
+    if request.GET.get("detail") == "1" and len(items) == 1:
+        context.update(_detail_context(items[0]), detail=True)
     # A project page also refreshes its "now making" panel.
     project = own_project(request.user, request.GET["project"]) if request.GET.get("project") else None
     if project is not None:
         context.update(project=project, running_jobs=running_jobs(project_slots(project)))
     return render(request, "history/card_updates.html", context)
+
+
+def _detail_context(item: HistoryItem) -> dict:
+    attempts = []
+    task = item.task
+    while task is not None:
+        attempts.append(task)
+        task = task.retried_from
+    return {
+        "detail_item": item,
+        "progress": progress_for(item.task.job),
+        "attempts": attempts,
+        "rating": rating_of(item),
+        "star_choices": range(1, 6),
+    }
 
 
 @login_required
@@ -134,25 +203,16 @@ def detail(request: HttpRequest, item_id) -> HttpResponse:
     item = _own_item(request, item_id)
     if not item.task.is_finished:
         watch_progress(task_ids=[item.task_id])
-    attempts = []
-    task = item.task
-    while task is not None:
-        attempts.append(task)
-        task = task.retried_from
-    return render(
-        request,
-        "history/detail.html",
-        {
-            "item": item,
-            "progress": progress_for(item.task.job),
-            "page_url": _page_url(request),
-            "attempts": attempts,
-            "rating": rating_of(item),
-            "star_choices": range(1, 6),
-            "poll_ids": [] if item.task.is_finished else [str(item.pk)],
-            "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
-        },
-    )
+    context = {
+        "item": item,
+        "page_url": _page_url(request),
+        "poll_ids": [] if item.task.is_finished else [str(item.pk)],
+        "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
+        "estimates": _estimates([item]),
+        "detail": True,
+        **_detail_context(item),
+    }
+    return render(request, "history/detail.html", context)
 
 
 @login_required
@@ -193,6 +253,13 @@ def delete(request: HttpRequest, item_id) -> HttpResponse:
     return redirect("history:gallery")
 
 
+def _card_response(request: HttpRequest, item_id) -> HttpResponse:
+    """The card again (for htmx, which swaps it in place), with this request's messages
+    as toasts' text in the HX-Trigger header left to the page."""
+    item = _own_item(request, item_id)
+    return render(request, "history/_card.html", {"item": item, "page_url": _page_url(request), "selectable": _selectable(request)})
+
+
 @login_required
 @require_POST
 def rate(request: HttpRequest, item_id) -> HttpResponse:
@@ -200,14 +267,81 @@ def rate(request: HttpRequest, item_id) -> HttpResponse:
     try:
         stars = int(request.POST.get("stars", ""))
     except ValueError:
-        messages.error(request, "Choose 1 to 5 stars.")
+        messages.error(request, _("Choose 1 to 5 stars."))
     else:
         try:
-            rate_item(item=item, stars=stars, note=request.POST.get("note", ""))
-            messages.success(request, "Thanks, your rating is saved.")
+            # The card's stars carry no note: they keep the one given on the detail page.
+            note = None if request.POST.get("keep_note") else request.POST.get("note", "")
+            rate_item(item=item, stars=stars, note=note)
+            messages.success(request, _("Thanks, your rating is saved."))
         except RatingRefused as refused:
             messages.error(request, str(refused))
+    if request.htmx:
+        return _card_response(request, item.pk)
+    if request.POST.get("next"):
+        return redirect(_back(request))
     return redirect("history:detail", item_id=item.pk)
+
+
+@login_required
+@require_POST
+def favourite(request: HttpRequest, item_id) -> HttpResponse:
+    item = _own_item(request, item_id)
+    set_favourite(item=item, favourite=request.POST.get("favourite") == "1")
+    if request.htmx:
+        return _card_response(request, item.pk)
+    return redirect(_back(request))
+
+
+BULK_ACTIONS = ("delete", "cancel", "add", "zip")
+
+
+@login_required
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """The gallery's bulk bar: delete, cancel, add to a project or download the chosen
+    cards (the user's own; other ids are ignored)."""
+    action = request.POST.get("action", "")
+    ids = []
+    for value in request.POST.getlist("items")[:BULK_MAX]:
+        try:
+            ids.append(UUID(value))
+        except ValueError:
+            continue
+    items = list(history_for(request.user).filter(pk__in=ids).order_by("-created_at"))
+    if action not in BULK_ACTIONS:
+        messages.error(request, _("Choose what to do with the selected videos."))
+    elif not items:
+        messages.info(request, _("Select some videos first."))
+    elif action == "zip":
+        response = StreamingHttpResponse(zip_archive(items), content_type="application/zip")
+        response["Content-Disposition"] = content_disposition_header(True, "videoplanet-videos.zip")
+        return response
+    elif action == "add":
+        project = own_project(request.user, request.POST.get("project", ""))
+        if project is None:
+            messages.error(request, _("Choose one of your projects."))
+        else:
+            try:
+                placed = add_to_project(user=request.user, project=project, items=items)
+                messages.success(request, ngettext(
+                    "%(count)d video added to “%(name)s”.", "%(count)d videos added to “%(name)s”.", len(placed)
+                ) % {"count": len(placed), "name": project.name})
+            except ProjectRefused as refused:
+                messages.error(request, refused.message)
+    else:
+        outcome = (delete_items if action == "delete" else cancel_items)(items=items)
+        done = (
+            ngettext("%(count)d video deleted.", "%(count)d videos deleted.", outcome.done)
+            if action == "delete"
+            else ngettext("%(count)d video cancelled.", "%(count)d videos cancelled.", outcome.done)
+        ) % {"count": outcome.done}
+        if outcome.skipped:
+            done += " " + ngettext(
+                "%(count)d left as it was: %(reason)s.", "%(count)d left as they were: %(reason)s.", outcome.skipped
+            ) % {"count": outcome.skipped, "reason": outcome.reason}
+        messages.success(request, done)
+    return redirect(_back(request))
 
 
 @require_GET

@@ -8,7 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from generation.models import TaskStatus
 from generation.services import watch_progress
+from history.selectors import processing_estimates
 from projects import services
 from projects.models import Project, Slot
 from projects.selectors import own_project, project_names, project_slots, projects_for, running_items, running_jobs
@@ -56,6 +58,9 @@ def project_detail(request: HttpRequest, project_id) -> HttpResponse:
             "running_jobs": running_jobs(slots),
             "others": others,
             "poll_ids": [str(item.pk) for item in running],
+            "estimates": processing_estimates(
+                item.task.job.model_key for item in running if item.task.status == TaskStatus.IN_PROGRESS
+            ),
             "refresh_seconds": settings.GALLERY_REFRESH_SECONDS,
             "page_url": request.get_full_path(),
         },

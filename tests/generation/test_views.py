@@ -459,3 +459,29 @@ def test_the_fallback_box_is_ticked_by_default_and_unticking_it_is_kept(signed_i
     post(signed_in, allow_fallback="on")
     post(signed_in, prompt="a grey wolf in the snow")  # the box unticked: the browser sends nothing
     assert list(Job.objects.order_by("created_at").values_list("allow_fallback", flat=True)) == [True, False]
+
+
+def test_regenerate_keeps_the_last_frame_image_too(signed_in, user, other_user):
+    original = start_generation(
+        user=user, model_key="kling-2.6-i2v", prompt="a door opens", duration=5, audio=False,
+        image=png_upload(colour=(1, 200, 3)), end_image=png_upload(colour=(200, 2, 4)),
+    )
+    task = original.tasks.get()
+    card = task.history_item.pk
+    page = signed_in.get(task.regenerate_url).content.decode()
+    assert f'name="frame" value="input:{card}"' in page and f'name="end_frame" value="end:{card}"' in page
+
+    response = signed_in.post(reverse("generation:generate"), {
+        "frame": f"input:{card}", "end_frame": f"end:{card}", "prompt": "a door opens", "model": "kling-2.6-i2v",
+        "duration": "5", "audio": "off",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    again = Job.objects.exclude(pk=original.pk).get()
+    with again.input_end_image.open("rb") as stored:
+        image = Image.open(stored)
+        image.load()
+    assert image.getpixel((5, 5)) == (200, 2, 4)
+
+    signed_in.force_login(other_user)
+    theirs = signed_in.get(task.regenerate_url).content.decode()
+    assert 'name="end_frame"' not in theirs and "last frame is not available any more" in theirs

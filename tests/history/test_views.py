@@ -4,6 +4,7 @@ pagination, filters, and nobody else's items."""
 import re
 
 import pytest
+from django.db import connection
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -231,16 +232,21 @@ def test_a_finished_job_offers_no_cancel(signed_in, user):
     assert "2 of 3 done, 1 cancelled" in group and "Cancel job" not in group and "Regenerate job" in group
 
 
-def test_a_running_job_comes_first_and_stays_on_one_page(signed_in, user, settings):
+def test_a_running_job_comes_first_and_pages_hold_a_fixed_number_of_videos(signed_in, user, settings):
     settings.GALLERY_PAGE_SIZE = 2
     running = job_of(user, prompt="the running one")
     Job.objects.filter(pk=running.pk).update(created_at=timezone.now() - timezone.timedelta(days=2))
+    HistoryItem.objects.filter(task__job=running).update(created_at=timezone.now() - timezone.timedelta(days=2))
     for n in range(3):
         make_task(user=user, status=TaskStatus.COMPLETED, prompt=f"newer finished {n}")
-    html = signed_in.get(reverse("history:gallery")).content.decode()
-    assert html.index("the running one") < html.index("newer finished 2")
-    assert section(html, running).count('<article class="card') == 3
-    assert "Page 1" in html and "?page=2" in html
+    pages = [signed_in.get(reverse("history:gallery") + f"?page={n}").content.decode() for n in (1, 2, 3)]
+    assert [page.count('<article class="card') for page in pages] == [2, 2, 2]
+    # The running job's three videos come first: two on page 1, the third on page 2
+    # under the job's header again.
+    assert section(pages[0], running).count('<article class="card') == 2
+    assert section(pages[1], running).count('<article class="card') == 1 and "newer finished 2" in pages[1]
+    pager = re.search(r'<nav class="pager".*?</nav>', pages[2], re.S).group(0)
+    assert "newer finished 0" in pages[2] and "Previous" in pager and "Next" not in pager
 
 
 def test_a_status_filter_shows_the_matching_cards_of_a_job(signed_in, user):
@@ -319,3 +325,186 @@ def test_an_unfinished_video_has_no_rating_form_and_cannot_be_rated(signed_in, u
     response = signed_in.post(reverse("history:rate", args=[item.pk]), {"stars": "5"}, follow=True)
     assert "Only a finished video can be rated." in response.content.decode()
     assert not HistoryItem.objects.filter(pk=item.pk, rating__isnull=False).exists()
+
+
+# Gallery management: search, sort, favourites, bulk actions.
+
+
+def test_search_finds_prompts_by_their_words(signed_in, user):
+    make_task(user=user, status=TaskStatus.COMPLETED, prompt="A red fox running through snow")
+    make_task(user=user, status=TaskStatus.COMPLETED, prompt="A blue whale in deep water")
+    html = signed_in.get(reverse("history:gallery") + "?q=fox").content.decode()
+    assert "red fox" in html and "blue whale" not in html
+    assert 'value="fox"' in html  # the box keeps the words
+    nothing = signed_in.get(reverse("history:gallery") + "?q=giraffe").content.decode()
+    assert "No videos match these filters." in nothing
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
+def test_search_on_postgresql_matches_word_forms_not_substrings(signed_in, user):
+    make_task(user=user, status=TaskStatus.COMPLETED, prompt="Two foxes running through snow")
+    make_task(user=user, status=TaskStatus.COMPLETED, prompt="A firefox logo")
+    html = signed_in.get(reverse("history:gallery") + "?q=fox+runs").content.decode()
+    assert "Two foxes" in html and "firefox" not in html
+
+
+def test_sort_oldest_and_best_rated(signed_in, user):
+    now = timezone.now()
+    made = []
+    for n, stars in enumerate((None, 5, 2)):
+        item = completed_item(user, prompt=f"sorted {n}")
+        HistoryItem.objects.filter(pk=item.pk).update(created_at=now - timezone.timedelta(minutes=10 - n))
+        if stars:
+            signed_in.post(reverse("history:rate", args=[item.pk]), {"stars": stars})
+        made.append(item)
+    def order(sort):
+        html = signed_in.get(reverse("history:gallery") + f"?sort={sort}").content.decode()
+        return sorted(range(3), key=lambda n: html.index(f"sorted {n}"))
+    assert order("newest") == [2, 1, 0]
+    assert order("oldest") == [0, 1, 2]
+    assert order("best") == [1, 2, 0]  # 5 stars, 2 stars, unrated last
+    assert order("nonsense") == [2, 1, 0]
+
+
+def test_a_favourite_is_toggled_on_the_card_and_filtered(signed_in, user):
+    liked = completed_item(user, prompt="liked one")
+    completed_item(user, prompt="other one")
+    url = reverse("history:favourite", args=[liked.pk])
+    swapped = signed_in.post(url, {"favourite": "1"}, headers={"HX-Request": "true"}).content.decode()
+    assert swapped.startswith("\n<article") or "<article" in swapped
+    assert 'aria-pressed="true"' in card(swapped, liked)
+    html = signed_in.get(reverse("history:gallery") + "?favourites=1").content.decode()
+    assert "liked one" in html and "other one" not in html
+    signed_in.post(url, {"favourite": "0"})
+    assert not HistoryItem.objects.get(pk=liked.pk).favourite
+
+
+def test_filters_apply_on_change(signed_in, user):
+    make_task(user=user)
+    html = signed_in.get(reverse("history:gallery")).content.decode()
+    assert "data-apply-on-change" in html and "js/gallery.js" in html
+    script = (settings_root() / "static" / "js" / "gallery.js").read_text()
+    assert 'form.addEventListener("change"' in script and "requestSubmit" in script
+
+
+def settings_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2]
+
+
+def test_rating_from_the_card_keeps_the_note(signed_in, user):
+    item = completed_item(user)
+    signed_in.post(reverse("history:rate", args=[item.pk]), {"stars": "2", "note": "too dark"})
+    swapped = signed_in.post(
+        reverse("history:rate", args=[item.pk]), {"stars": "4", "keep_note": "1"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert card(swapped, item).count("★") == 4
+    assert (Rating.objects.get(item=item).stars, Rating.objects.get(item=item).note) == (4, "too dark")
+    gallery = signed_in.get(reverse("history:gallery")).content.decode()
+    assert 'class="inline card-stars"' in card(gallery, item)
+
+
+def test_bulk_delete_and_cancel_from_the_gallery(signed_in, user, other_user, django_capture_on_commit_callbacks):
+    done = [completed_item(user, prompt=f"done {n}") for n in range(2)]
+    running = make_task(user=user, status=TaskStatus.QUEUED).history_item
+    theirs = completed_item(other_user, prompt="theirs")
+    ids = [str(item.pk) for item in (*done, running, theirs)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post(reverse("history:bulk"), {"action": "delete", "items": ids}, follow=True)
+    page = response.content.decode()
+    assert "2 videos deleted." in page and "1 left as it was" in page
+    assert set(HistoryItem.objects.values_list("pk", flat=True)) == {running.pk, theirs.pk}
+    response = signed_in.post(reverse("history:bulk"), {"action": "cancel", "items": [str(running.pk)]}, follow=True)
+    assert "1 video cancelled." in response.content.decode()
+    assert Task.objects.get(pk=running.task_id).status == TaskStatus.CANCELLED
+
+
+def test_bulk_add_to_project_and_nothing_selected(signed_in, user):
+    from projects.models import Slot
+    from projects.services import create_project
+
+    project = create_project(user=user, name="Picks")
+    items = [completed_item(user, prompt=f"pick {n}") for n in range(2)]
+    html = signed_in.get(reverse("history:gallery")).content.decode()
+    assert f'<option value="{project.pk}">Picks</option>' in html and 'form="bulk"' in html
+    response = signed_in.post(
+        reverse("history:bulk"), {"action": "add", "project": str(project.pk), "items": [str(i.pk) for i in items]}, follow=True
+    )
+    assert "2 videos added to “Picks”." in response.content.decode()
+    assert set(Slot.objects.filter(project=project).values_list("item", flat=True)) == {i.pk for i in items}
+    empty = signed_in.post(reverse("history:bulk"), {"action": "delete"}, follow=True)
+    assert "Select some videos first." in empty.content.decode()
+
+
+def test_bulk_download_is_one_streamed_zip(signed_in, user):
+    import io
+    import zipfile
+
+    items = [completed_item(user, prompt="A kite, high up") for _ in range(2)]
+    response = signed_in.post(reverse("history:bulk"), {"action": "zip", "items": [str(i.pk) for i in items]})
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"] == "application/zip" and "attachment" in response["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        assert sorted(archive.namelist()) == ["a-kite-high-up-2.mp4", "a-kite-high-up.mp4"]
+
+
+# Live and told: estimates, retrying, the detail page's panels.
+
+
+def test_a_processing_card_shows_the_time_left_from_its_models_measured_times(signed_in, user):
+    now = timezone.now()
+    for seconds in (100, 140):  # this model usually takes 120 s
+        done = make_task(user=user, status=TaskStatus.COMPLETED, model_key="kling-3-t2v")
+        Task.objects.filter(pk=done.pk).update(
+            started_at=now - timezone.timedelta(seconds=seconds + 60), downloading_at=now - timezone.timedelta(seconds=60)
+        )
+    running = make_task(user=user, status=TaskStatus.IN_PROGRESS, model_key="kling-3-t2v", progress=30)
+    Task.objects.filter(pk=running.pk).update(started_at=now - timezone.timedelta(seconds=60))
+    other = make_task(user=user, status=TaskStatus.IN_PROGRESS, model_key="veo-3.1")  # nothing measured yet
+    html = signed_in.get(reverse("history:gallery")).content.decode()
+    assert re.search(r"About (59|60|61) seconds left", card(html, running.history_item))
+    assert "left" not in card(html, other.history_item)
+
+
+def test_a_card_whose_submission_is_retried_says_so(signed_in, user, settings):
+    settings.SUBMIT_MAX_ATTEMPTS = 5
+    retried = make_task(user=user, status=TaskStatus.PENDING, submit_attempts=1)
+    fresh = make_task(user=user, status=TaskStatus.PENDING)
+    html = signed_in.get(reverse("history:gallery")).content.decode()
+    assert "Retrying, attempt 2 of 5" in card(html, retried.history_item)
+    assert "Retrying" not in card(html, fresh.history_item) and "Starting" in card(html, fresh.history_item)
+
+
+def test_the_detail_page_refreshes_every_panel_and_its_actions(signed_in, user):
+    item = make_task(user=user, status=TaskStatus.IN_PROGRESS).history_item
+    html = signed_in.get(reverse("history:detail", args=[item.pk])).content.decode()
+    poller = re.search(r'<div id="poller"[^>]*>', html).group(0)
+    assert "detail=1" in poller and ">Delete<" not in html
+    Task.objects.filter(pk=item.task_id).update(status=TaskStatus.COMPLETED)
+    update = signed_in.get(reverse("history:updates") + f"?ids={item.pk}&detail=1").content.decode()
+    panel = re.search(r'<section class="panel" id="detail-panel" hx-swap-oob="true">.*?</section>', update, re.S).group(0)
+    assert ">Delete<" in panel and "Your rating" in panel
+    assert '<div id="detail-pixel-art" hx-swap-oob="true">' in update
+    assert "hx-trigger" not in update  # finished: the poller stops
+
+
+def test_the_detail_page_shows_the_input_and_last_frame_images(signed_in, user):
+    from tests.factories import png_upload
+
+    job = start_generation(
+        user=user, model_key="kling-2.6-i2v", prompt="a door opens", duration=5, image=png_upload(),
+        end_image=png_upload(colour=(5, 5, 5)),
+    )
+    item = job.tasks.get().history_item
+    html = signed_in.get(reverse("history:detail", args=[item.pk])).content.decode()
+    assert f'<img src="/history/{item.pk}/input/"' in html and f'<img src="/history/{item.pk}/last-frame/"' in html
+    answer = signed_in.get(reverse("history:end-image", args=[item.pk]))
+    assert answer.status_code == 200 and b"".join(answer.streaming_content).startswith(b"\x89PNG")
+
+
+def test_the_gallery_offers_the_lightbox_toasts_and_hover_play(signed_in, user):
+    item = completed_item(user)
+    html = signed_in.get(reverse("history:gallery")).content.decode()
+    assert '<dialog id="lightbox"' in html and 'id="toasts"' in html and "data-ask-notifications" in html
+    assert "data-lightbox-open" in card(html, item) and f'data-video="/history/{item.pk}/video/"' in card(html, item)
