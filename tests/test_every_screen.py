@@ -150,3 +150,18 @@ def test_no_page_scrolls_sideways_at_360_px(browser, stack):
     for control in browser.find_elements(By.CSS_SELECTOR, ".filters select, .filters button"):
         box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.right]", control)
         assert 0 <= box[0] and box[1] <= 360, box
+
+
+def test_the_generate_form_previews_the_chosen_image(browser, stack, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "harbour.png"
+    Image.new("RGB", (320, 180), (40, 90, 160)).save(picture)
+    browser_log_in(browser, stack.url)
+    browser.get(f"{stack.url}/generate/")
+    Select(browser.find_element(By.NAME, "model")).select_by_value("kling-2.1-i2v")
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "image-field").is_displayed(), "the image field to appear")
+    browser.find_element(By.ID, "id_image").send_keys(str(picture))
+    preview = WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#image-previews figure img"))[0]
+    assert preview.get_attribute("alt") == "Input image: harbour.png"
+    assert browser.execute_script("return arguments[0].naturalWidth", preview) == 320
