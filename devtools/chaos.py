@@ -65,6 +65,7 @@ class ChaosReport:
     lost: int = 0
     duplicate_submissions: int = 0
     orphan_files: int = 0
+    fell_back: int = 0  # first attempts a fallback model took over (each video counts once, by its last attempt)
     unclassified_failures: int = 0
     credit_errors: list[str] = field(default_factory=list)
     kills: int = 0
@@ -80,7 +81,7 @@ class ChaosReport:
     def line(self) -> str:
         return (
             f"chaos: jobs={self.jobs} completed={self.completed} failed={self.failed} lost={self.lost} "
-            f"duplicate_submissions={self.duplicate_submissions} orphan_files={self.orphan_files}"
+            f"duplicate_submissions={self.duplicate_submissions} orphan_files={self.orphan_files} fell_back={self.fell_back}"
         )
 
 
@@ -163,7 +164,8 @@ def _audit_credits(report: ChaosReport, user, tasks, granted: int) -> None:
     wallet = Wallet.objects.get(user=user)
     price = {task.pk: price_of(task) for task in tasks.select_related("job")}
     should_charge = sum(price[task.pk] for task in tasks if task.status == TaskStatus.COMPLETED)
-    should_release = sum(price[task.pk] for task in tasks if task.status == TaskStatus.FAILED)
+    # A first attempt cancelled for its model's fallback gave its credits back too.
+    should_release = sum(price[task.pk] for task in tasks if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED))
     expected = {"charged": should_charge, "released": should_release, "reserved": 0, "balance": granted - should_charge}
     actual = {"charged": charged, "released": released, "reserved": wallet.reserved, "balance": wallet.balance}
     report.credit_errors = [f"{name}: {actual[name]} != {expected[name]}" for name in expected if actual[name] != expected[name]]
@@ -172,8 +174,17 @@ def _audit_credits(report: ChaosReport, user, tasks, granted: int) -> None:
 def _audit(report: ChaosReport, tasks, provider_requests: list[dict], media_root: Path) -> None:
     items = {item.task_id: item for item in HistoryItem.objects.filter(task__in=tasks)}
     kept_files = set()
+    taken_over = set(Task.objects.filter(retried_from__in=tasks).values_list("retried_from_id", flat=True))
     for task in tasks:
         item = items.get(task.pk)
+        if task.pk in taken_over:
+            # Chaos never retries by hand: a later attempt is its model's fallback
+            # (generation.fallback), and this one must have finished, saying why.
+            if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and task.error_kind and task.error_message:
+                report.fell_back += 1
+            else:
+                report.lost += 1
+            continue
         if task.status == TaskStatus.COMPLETED:
             stored = media_root / item.video.name if item and item.video else None
             if stored is None or not stored.is_file() or stored.stat().st_size != item.size_bytes:
