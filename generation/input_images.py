@@ -3,7 +3,9 @@
 fal's schemas say only that a field is a file; limits come from the endpoints' own
 descriptions where fal states them: Kling v3 image-to-video's first frame is .jpg/.png,
 at most 50 MB, at least 300 px a side, between 1:2.5 and 2.5:1 (`KLING_V3_IMAGE_LIMITS`,
-for when a Kling v3 model is offered); Seedance 2.0 takes up to 30 MB. fal states none
+for when a Kling v3 model is offered); Seedance 2.0 takes up to 30 MB; Veo 3.1's
+image-to-video wants 720p or more (`VEO_IMAGE_LIMITS`: 720 px on the short side; other
+shapes than 16:9 and 9:16 it crops, so the shape range stays ours). fal states none
 for the Kling 2.x endpoints we offer, so we do not guess theirs. Where a model states
 none, the defaults below are ours: what the product has always asked for (256 to 4096
 px, PNG/JPEG/WebP) and a shape between 1:2.5 and 2.5:1. Our own size cap,
@@ -29,6 +31,7 @@ class ImageLimits:
 
 DEFAULT_IMAGE_LIMITS = ImageLimits()
 KLING_V3_IMAGE_LIMITS = ImageLimits(min_side=300, max_bytes=50 * 1024 * 1024, formats=("PNG", "JPEG"))
+VEO_IMAGE_LIMITS = ImageLimits(min_side=720)
 
 
 _FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 
 from generation.catalog.pricing import ANY, FirstBlockPlusSeconds, PerBlock, PerClip, PerSecond
 from generation.catalog.spec import ModelSpec
-from generation.input_images import ImageLimits
+from generation.input_images import VEO_IMAGE_LIMITS, ImageLimits
 
 LUMA_FACTORS = {"540p": 1, "720p": 2, "1080p": 4}  # fal's Ray 2 schema text: 720p bills 2x, 1080p 4x
 
@@ -113,6 +113,7 @@ MODELS: tuple[ModelSpec, ...] = (
         seed=True,
         negative_prompt=True,
         image_field="image_url",
+        image_limits=VEO_IMAGE_LIMITS,  # fal: "720p+ 16:9 or 9:16; other ratios are cropped"
         price=PerSecond(
             text="No fal page for this exact endpoint; its fast first-last-frame sibling charges "
                  "$0.10/s without audio and $0.15/s with audio at 720p/1080p ($0.30/$0.35 at 4k)",

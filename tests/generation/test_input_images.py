@@ -88,6 +88,7 @@ def test_each_model_carries_its_limits():
     from generation.catalog import get_model
 
     assert get_model("seedance-2-fast-i2v").image_limits.max_bytes == 30 * 1024 * 1024
+    assert get_model("veo-3.1-fast-i2v").image_limits.min_side == 720
     assert get_model("ltx-2.3-i2v").image_limits == DEFAULT_IMAGE_LIMITS
 
 
@@ -105,3 +106,17 @@ def test_the_generate_page_shows_the_models_image_limit(client):
     })
     assert response.status_code == 200
     assert "outside what this model takes (1:2.5 to 2.5:1)" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_veo_wants_an_image_of_720p_or_more():
+    from generation.rules import RequestRefused
+    from generation.services import start_generation
+    from tests.factories import fund, make_user
+
+    user = make_user()
+    fund(user, 50)
+    with pytest.raises(RequestRefused) as refused:
+        start_generation(user=user, model_key="veo-3.1-fast-i2v", prompt="a fox", image=picture((640, 480)))
+    assert refused.value.errors == {"image": ["The image is 640×480 px; this model needs at least 720 px on each side."]}
+    assert start_generation(user=user, model_key="veo-3.1-fast-i2v", prompt="a fox", image=picture((720, 1280))).input_image
