@@ -172,22 +172,28 @@ def record_provider_cost(*, task: Task) -> ProviderCost | None:
     what was actually sent (seconds, resolution, sound). Once per task."""
     if ProviderCost.objects.filter(task=task).exists():
         return None
-    # The model that made it: a fallback bills at its own price.
-    spec = task.model_spec
-    charge = spec.charge_for(task.arguments)
-    seconds = spec.seconds_of(task.arguments)
+    # The model that made it: a fallback bills at its own price. A model no longer
+    # offered is recorded at $0 with that said, never failing the transition that
+    # settles the task.
+    try:
+        spec = task.model_spec
+        charge = spec.charge_for(task.arguments)
+        seconds = spec.seconds_of(task.arguments)
+    except (KeyError, ValueError, TypeError):
+        logger.warning("task %s: no price for %s with %s", task.pk, task.endpoint, task.arguments)
+        spec, charge, seconds = None, None, 0
     amount = charge.usd if charge else Decimal(0)
     return ProviderCost.objects.create(
         task=task,
         provider=task.provider,
-        model_key=spec.key,
+        model_key=task.model_key,
         endpoint=task.endpoint,
         outcome=task.status,
         seconds=seconds,
         usd_per_second=(amount / seconds).quantize(Decimal("0.0001")) if seconds else Decimal(0),
         amount_usd=amount,
         basis=(charge.basis if charge else "no published price")[:200],
-        estimated=not (spec.price and spec.price.published),
+        estimated=not (spec and spec.price and spec.price.published),
     )
 
 

@@ -8,7 +8,7 @@ import falschemas
 from credits.models import ProviderCost
 from credits.selectors import provider_spend
 from generation.catalog import MODELS, get_model
-from generation.models import ErrorKind, Task, TaskStatus
+from generation.models import ErrorKind, Job, Task, TaskStatus
 from generation.services import fail_task, start_generation
 from generation.transitions import transition_task
 from tests.factories import fund, make_user
@@ -116,3 +116,14 @@ def test_an_estimated_price_is_marked():
     task = finish(start("luma-ray-2", duration=9, resolution="720p"), TaskStatus.COMPLETED)
     cost = ProviderCost.objects.get(task=task)
     assert (cost.amount_usd, cost.estimated) == (D("0.8"), True)
+
+
+@pytest.mark.django_db
+def test_a_model_no_longer_offered_still_finishes_and_records_no_price():
+    task = start("kling-3-t2v")
+    Task.objects.filter(pk=task.pk).update(endpoint="fal-ai/retired/text-to-video")
+    Job.objects.filter(pk=task.job_id).update(model_key="retired")
+    finished = finish(task, TaskStatus.COMPLETED)
+    assert finished.status == TaskStatus.COMPLETED
+    cost = ProviderCost.objects.get(task=task)
+    assert (cost.amount_usd, cost.basis, cost.estimated) == (D("0"), "no published price", True)
