@@ -204,9 +204,10 @@ class _Alarm:
     """Cuts the connection being made or read at a set time, whatever it is doing.
 
     Socket timeouts apply to one read at a time: a source that sends a byte of its
-    headers every few seconds would otherwise hold the download for ever. The alarm keeps its own duplicate of the socket and shuts the connection
-    down through it (shutdown acts on the connection, not on one descriptor), so the
-    read in progress ends at once."""
+    headers every few seconds would otherwise hold the download for ever. The alarm
+    keeps its own duplicate of the socket and shuts the connection down through it
+    (shutdown acts on the connection, not on one descriptor), so the read in progress
+    ends at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
