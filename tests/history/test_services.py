@@ -2,6 +2,8 @@
 sense), favourites, and the bulk actions with the streamed ZIP."""
 
 import io
+import os
+import tracemalloc
 import zipfile
 
 import pytest
@@ -92,3 +94,18 @@ def test_favourites_are_set_and_cleared(user):
     assert HistoryItem.objects.get(pk=item.pk).favourite
     set_favourite(item=item, favourite=False)
     assert not HistoryItem.objects.get(pk=item.pk).favourite
+
+
+def test_the_zip_never_holds_a_whole_video_in_memory(user):
+    video = os.urandom(1024 * 1024) * 16  # 16 MB, incompressible blocks
+    item = completed_item(user, 0, video)
+    tracemalloc.start()
+    try:
+        sent = 0
+        for chunk in zip_archive([item]):
+            sent += len(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sent > len(video)  # the whole video went out, stored
+    assert peak < len(video) // 4, f"peak {peak} bytes while streaming a {len(video)}-byte video"

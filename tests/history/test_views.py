@@ -508,3 +508,12 @@ def test_the_gallery_offers_the_lightbox_toasts_and_hover_play(signed_in, user):
     html = signed_in.get(reverse("history:gallery")).content.decode()
     assert '<dialog id="lightbox"' in html and 'id="toasts"' in html and "data-ask-notifications" in html
     assert "data-lightbox-open" in card(html, item) and f'data-video="/history/{item.pk}/video/"' in card(html, item)
+
+
+def test_a_submission_being_sent_again_names_its_attempt(signed_in, user, settings):
+    settings.SUBMIT_MAX_ATTEMPTS = 4
+    sending = make_task(user=user, status=TaskStatus.SUBMITTING, submit_attempts=3)
+    first_send = make_task(user=user, status=TaskStatus.SUBMITTING, submit_attempts=1)
+    html = signed_in.get(reverse("history:gallery")).content.decode()
+    assert "Retrying, attempt 3 of 4" in card(html, sending.history_item)
+    assert "Retrying" not in card(html, first_send.history_item)
