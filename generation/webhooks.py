@@ -224,7 +224,7 @@ def _judge_and_apply(
             if changed or not keep_record:
                 _save(delivery, answer, task, note=note)
     except IntegrityError as error:
-        if _ACCEPTED_ONCE not in str(error):
+        if not _is_replay(error):
             raise
         # All of it rolled back. fal signs every delivery afresh (a new timestamp each
         # try), so a signature already accepted is someone sending it again.
@@ -233,6 +233,16 @@ def _judge_and_apply(
         answer = Answer(409, WebhookOutcome.REPLAY, "same signature as a delivery already accepted")
         _save(delivery, answer, task, note=note)
     return answer
+
+
+def _is_replay(error: IntegrityError) -> bool:
+    """Whether the database refused the delivery by the accepted-once index (PostgreSQL
+    names it; SQLite names the column, which no other unique rule covers)."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    if name:
+        return name == _ACCEPTED_ONCE
+    text = str(error)
+    return _ACCEPTED_ONCE in text or f"{WebhookDelivery._meta.db_table}.signature" in text
 
 
 def _save(delivery: WebhookDelivery, answer: Answer, task: Task | None, *, note: str = "") -> None:

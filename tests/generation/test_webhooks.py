@@ -543,6 +543,7 @@ class Statements:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the statement budget is PostgreSQL's")
 def test_an_applied_delivery_is_one_transaction_of_at_most_six_statements(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     deliver_webhook(client, make_task(status=TaskStatus.QUEUED, request_id="req-1"), fal_key)  # the group's row exists
@@ -564,6 +565,7 @@ def test_an_applied_delivery_is_one_transaction_of_at_most_six_statements(client
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the statement budget is PostgreSQL's")
 def test_a_duplicate_is_answered_from_one_read_without_trying_a_move(client, fal_key):
     task = make_task(status=TaskStatus.QUEUED, request_id="req-1")
     deliver_webhook(client, task, fal_key)

@@ -137,6 +137,7 @@ def test_a_breaker_held_open_by_hand_waits_for_staff(sandbox):
 # --- waking the queue: only when someone may wait ----------------------------------
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="without row locks every freed slot wakes the queue")
 def test_a_freed_slot_wakes_the_queue_only_while_someone_may_wait(sandbox, django_capture_on_commit_callbacks):
     first, second, third = submitted(*(make_task(prompt=f"flag {n}") for n in range(3)))
     assert ProviderGroup.objects.get(name="kling").has_waiting  # a new row: "maybe"
