@@ -93,6 +93,18 @@ def make_pixel_art(pixel_art_id: str) -> None:
 
 
 @task()
+def take_last_frame(last_frame_id: str) -> None:
+    step = import_string("pixelart.services.take_last_frame")
+    try:
+        step(last_frame_id=last_frame_id)
+    except Exception:
+        fail = import_string("pixelart.services.fail_last_frame")
+        fail(last_frame_id=last_frame_id, message=INTERNAL_MESSAGE, detail=traceback.format_exc())
+        logger.exception("step take_last_frame of last frame %s raised", last_frame_id)
+        raise
+
+
+@task()
 def redownload_video(task_id: str, audit_entry_id: int | None = None) -> None:
     # A failure here cannot fail the task: it is complete, and finished states are final.
     _run_step("generation.repairs.run_redownload", task_id, audit_entry_id=audit_entry_id)
@@ -131,6 +143,10 @@ def enqueue_refresh_from_provider(task_id: UUID | str) -> None:
 
 def enqueue_make_pixel_art(pixel_art_id: UUID | str) -> None:
     _enqueue(make_pixel_art, str(pixel_art_id))
+
+
+def enqueue_take_last_frame(last_frame_id: UUID | str) -> None:
+    _enqueue(take_last_frame, str(last_frame_id))
 
 
 def enqueue_redownload_video(task_id: UUID | str, *, audit_entry_id: int | None = None) -> None:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from pixelart.models import PixelArt
+from pixelart.models import LastFrame, PixelArt
 
 
 @admin.register(PixelArt)
@@ -14,6 +14,17 @@ class PixelArtAdmin(admin.ModelAdmin):
     @admin.display(description="pixel art", ordering="id")
     def short_id(self, art):
         return str(art.pk)[:8]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(LastFrame)
+class LastFrameAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "status", "error_message", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["id", "source__id"]
+    readonly_fields = [f.name for f in LastFrame._meta.fields]
 
     def has_add_permission(self, request):
         return False

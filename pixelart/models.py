@@ -111,3 +111,27 @@ class PixelArt(models.Model):
         rate = rate or "8 fps"
         extras = [x for x in ("dithered" if o["dither"] != "none" else "", "transparent" if o["transparent"] else "") if x]
         return " · ".join([size, palette, rate, *extras])
+
+
+class LastFrame(models.Model):
+    """A finished video's last frame as a PNG, for "Use the last frame as input
+    image". Decoding the end of a video is a worker's job, not a web request's: the
+    page asks for it, a worker takes it, and the Generate page then only reads a
+    small stored image. One per video file (`video_key`, as for pixel art), so a
+    re-downloaded video with other bytes gets its own."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey("history.HistoryItem", on_delete=models.CASCADE, related_name="last_frames")
+    video_key = models.CharField(max_length=255, help_text="The video file it is taken from (its SHA-256, else its name).")
+    status = models.CharField(max_length=16, choices=PixelArtStatus.choices, default=PixelArtStatus.PENDING)
+    image = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    error_detail = models.TextField(blank=True, help_text="For staff: what went wrong, in full.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "video_key"], name="pixelart_one_last_frame_per_video")]
+
+    def __str__(self) -> str:
+        return f"Last frame {str(self.id)[:8]}"

@@ -197,6 +197,33 @@ def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator
             target = next(pending, None)
 
 
+def last_frame(source: str | IO[bytes], *, duration: float) -> Image.Image:
+    """The video's last frame, as an RGB image of its full size. Seeks to about two
+    seconds before the end (the nearest keyframe before that) and decodes from there,
+    so a long video costs no more than a short one."""
+    try:
+        container = av.open(source, mode="r")
+    except av.FFmpegError as exc:
+        raise RenderError("The source video could not be read; the file may be damaged.") from exc
+    with container:
+        if not container.streams.video:
+            raise RenderError("The source video could not be read: the file holds no video stream (it may be damaged).")
+        stream = container.streams.video[0]
+        if duration > 2 and stream.time_base:
+            container.seek(int((duration - 2) / stream.time_base), stream=stream, backward=True)
+        last = None
+        try:
+            for frame in container.decode(stream):
+                last = frame
+        except av.FFmpegError as exc:
+            if last is None:
+                raise RenderError("The source video could not be read; the file may be damaged.") from exc
+            # A damaged tail: the last frame that decodes stands in for it.
+        if last is None:
+            raise RenderError("The source video could not be read: no frame in it decodes (the file may be damaged).")
+        return last.to_image().convert("RGB")
+
+
 def adaptive_palette(images: list[Image.Image], colors: int) -> list[Colour]:
     """At most `colors` colours that suit all the frames together (median cut)."""
     columns = max(1, math.ceil(math.sqrt(len(images))))

@@ -6,19 +6,23 @@ import io
 import math
 from dataclasses import dataclass
 
-import av
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from PIL import Image
 
 from generation.models import TaskStatus
 from history.models import HistoryItem
-from pixelart.models import PixelArt, PixelArtStatus
+from pixelart.models import LastFrame, PixelArt, PixelArtStatus
 from pixelart.render import sheet_layout
 
 # What the Generate form accepts as an input image (see generation.forms).
 INPUT_MIN_SIDE = 256
 INPUT_MAX_SIDE = 4096
+
+
+def video_key(source: HistoryItem) -> str:
+    """Names the exact video file a card shows (a re-download with other bytes is another)."""
+    return source.sha256 or source.video.name
 
 
 def pixel_arts_for(user) -> QuerySet[PixelArt]:
@@ -63,7 +67,7 @@ class InputFrame:
 
 def input_frame(user, reference: str) -> InputFrame | None:
     """Resolve "pixelart:<id>:<n>" (frame n of a pixel art), "video:<id>" (the last
-    frame of a video) or "input:<id>" (the input image a card's video was made from,
+    frame of a video, once a worker has taken it: see `services.request_last_frame`) or "input:<id>" (the input image a card's video was made from,
     for "Regenerate from this") for `user`; None for anything else, including other
     users'.
     A pixel-art frame is enlarged by a whole factor with hard edges (its pixels stay
@@ -80,11 +84,11 @@ def input_frame(user, reference: str) -> InputFrame | None:
             return InputFrame(reference, f"frame {int(number) + 1} of your pixel art", png_bytes(image))
         if kind == "video":
             item = HistoryItem.objects.select_related("task").get(pk=rest, user=user, task__status=TaskStatus.COMPLETED)
-            image = _last_frame(item)
-            if min(image.size) < INPUT_MIN_SIDE:
-                scale = INPUT_MIN_SIDE / min(image.size)
-                image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-            return InputFrame(reference, "the last frame of your video", png_bytes(image))
+            taken = LastFrame.objects.filter(source=item, video_key=video_key(item), status=PixelArtStatus.COMPLETED).first()
+            if taken is None or not taken.image:
+                return None
+            with taken.image.open("rb") as stored:
+                return InputFrame(reference, "the last frame of your video", stored.read())
         if kind == "input":
             item = HistoryItem.objects.select_related("task__job").get(pk=rest, user=user)
             if not item.task.job.input_image:
@@ -93,7 +97,7 @@ def input_frame(user, reference: str) -> InputFrame | None:
                 image = Image.open(stored)
                 image.load()
             return InputFrame(reference, "the input image of the video you regenerate", png_bytes(image))
-    except (PixelArt.DoesNotExist, HistoryItem.DoesNotExist, ValidationError, LookupError, ValueError, OSError, av.FFmpegError):
+    except (PixelArt.DoesNotExist, HistoryItem.DoesNotExist, ValidationError, LookupError, ValueError, OSError):
         return None
     return None
 
@@ -103,19 +107,6 @@ def _flatten(frame: Image.Image) -> Image.Image:
     canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     canvas.alpha_composite(rgba)
     return canvas.convert("RGB")
-
-
-def _last_frame(item: HistoryItem) -> Image.Image:
-    with item.video.open("rb") as stored, av.open(stored) as container:
-        stream = container.streams.video[0]
-        if item.duration_seconds and item.duration_seconds > 2 and stream.time_base:
-            container.seek(int((item.duration_seconds - 2) / stream.time_base), stream=stream, backward=True)
-        last = None
-        for frame in container.decode(stream):
-            last = frame
-        if last is None:
-            raise LookupError("no frames")
-        return last.to_image()
 
 
 # Download name -> model field.

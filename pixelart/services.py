@@ -1,9 +1,11 @@
 """Pixel art from a finished video: asking for it (or finding the same request's
-result), and the background step that makes it."""
+result), and the background step that makes it. Also the video's last frame, taken
+by a worker for "Use the last frame as input image"."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from datetime import timedelta
@@ -14,13 +16,15 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from PIL import Image as PILImage
 
 from accounts.services import ensure_may_start
-from generation.tasks import enqueue_make_pixel_art
+from generation.tasks import enqueue_make_pixel_art, enqueue_take_last_frame
 from generation.transitions import TaskStatus
 from history.models import HistoryItem
-from pixelart.models import PixelArt, PixelArtStatus
-from pixelart.render import Options, RenderError, Result, render
+from pixelart.models import LastFrame, PixelArt, PixelArtStatus
+from pixelart.render import Options, RenderError, Result, last_frame, render
+from pixelart.selectors import INPUT_MIN_SIDE, video_key
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class PixelArtRefused(Exception):
 
 def settings_key(*, source: HistoryItem, options: Options) -> str:
     """Names the settings and the exact file they apply to."""
-    identity = {"options": options.as_dict(), "video": source.sha256 or source.video.name}
+    identity = {"options": options.as_dict(), "video": video_key(source)}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -199,3 +203,71 @@ def _store(art: PixelArt, result: Result) -> dict[str, str]:
         stored[field] = file_field.storage.save(name, ContentFile(content))
     return stored
 
+
+
+# --- the last frame, for "Use the last frame as input image" ----------------------
+
+def request_last_frame(*, user, source: HistoryItem) -> LastFrame:
+    """The last frame of this video file: the one taken before, or one a worker is
+    asked to take now (again, when the earlier attempt failed or its worker died)."""
+    if source.user_id != user.pk:
+        raise PixelArtRefused("Not your video.")
+    check_source(source)
+    with transaction.atomic():
+        frame, created = LastFrame.objects.get_or_create(source=source, video_key=video_key(source))
+        if created:
+            enqueue_take_last_frame(frame.pk)
+            return frame
+        abandoned = Q(status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING], updated_at__lt=_stale_before())
+        retry = Q(status=PixelArtStatus.FAILED) | abandoned
+        if LastFrame.objects.filter(retry, pk=frame.pk).update(status=PixelArtStatus.PENDING, updated_at=timezone.now(), error_message=""):
+            enqueue_take_last_frame(frame.pk)
+            frame.refresh_from_db()
+    return frame
+
+
+def last_frame_of(source: HistoryItem) -> LastFrame | None:
+    """The last frame taken from the video file the card shows now, if any."""
+    return LastFrame.objects.filter(source=source, video_key=video_key(source)).first()
+
+
+def take_last_frame(*, last_frame_id: UUID | str) -> None:
+    """The background step: decode the end of the video, keep its last frame as a
+    PNG (enlarged to the size image-to-video models accept). Safe to run twice."""
+    claimed = LastFrame.objects.filter(pk=last_frame_id, status=PixelArtStatus.PENDING).update(
+        status=PixelArtStatus.RUNNING, updated_at=timezone.now()
+    )
+    if not claimed:
+        return  # taken already, or being taken by another worker
+    frame = LastFrame.objects.select_related("source").get(pk=last_frame_id)
+    source = frame.source
+    try:
+        with source.video.storage.open(source.video.name, "rb") as video:
+            image = last_frame(video, duration=source.duration_seconds or 0.0)
+    except RenderError as error:
+        fail_last_frame(last_frame_id=frame.pk, message=str(error), detail=repr(error.__cause__ or error))
+        return
+    except (FileNotFoundError, ValueError) as error:
+        fail_last_frame(last_frame_id=frame.pk, message=SOURCE_MISSING, detail=repr(error))
+        return
+    if min(image.size) < INPUT_MIN_SIDE:
+        scale = INPUT_MIN_SIDE / min(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), PILImage.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    name = f"pixelart/{source.pk}/last-frame-{frame.pk}.png"
+    frame.image.storage.delete(name)
+    stored = frame.image.storage.save(name, ContentFile(out.getvalue()))
+    LastFrame.objects.filter(pk=frame.pk, status=PixelArtStatus.RUNNING).update(
+        status=PixelArtStatus.COMPLETED, image=stored, updated_at=timezone.now(), error_message="", error_detail=""
+    )
+    logger.info("last frame %s of history item %s taken: %dx%d", frame.pk, source.pk, *image.size)
+
+
+def fail_last_frame(*, last_frame_id: UUID | str, message: str, detail: str = "") -> bool:
+    moved = LastFrame.objects.filter(pk=last_frame_id, status__in=[PixelArtStatus.PENDING, PixelArtStatus.RUNNING]).update(
+        status=PixelArtStatus.FAILED, error_message=message[:500], error_detail=detail or message, updated_at=timezone.now()
+    )
+    if moved:
+        logger.warning("last frame %s failed: %s", last_frame_id, detail or message)
+    return bool(moved)

@@ -8,15 +8,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
 from credits.services import CreditRefused
 from history.models import HistoryItem
 from history.selectors import history_for
 from pixelart.forms import PixelArtForm
-from pixelart.models import PixelArt
+from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.selectors import frame_image, output_file, pixel_arts_for, pixel_arts_of, png_bytes
-from pixelart.services import PixelArtRefused, check_source, request_pixel_art
+from pixelart.services import PixelArtRefused, check_source, last_frame_of, request_last_frame, request_pixel_art
 from videoplanet.private_media import serve_private_file
 
 REFRESH_SECONDS = 2
@@ -101,3 +102,24 @@ def frame(request: HttpRequest, art_id, index: int) -> HttpResponse:
     except LookupError:
         raise Http404("No such frame.") from None
     return HttpResponse(png_bytes(image), content_type="image/png")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def last_frame(request: HttpRequest, item_id) -> HttpResponse:
+    """"Use the last frame as input image": the button posts here, a worker takes the
+    frame, and this page (refreshing itself) opens the Generate page once it is there."""
+    item = get_object_or_404(history_for(request.user), pk=item_id)
+    try:
+        frame = request_last_frame(user=request.user, source=item) if request.method == "POST" else last_frame_of(item)
+    except PixelArtRefused as refused:
+        messages.info(request, refused.message)
+        return redirect("history:detail", item.pk)
+    if request.method == "POST" or frame is None:
+        return redirect("pixelart:last_frame", item.pk) if frame is not None else redirect("history:detail", item.pk)
+    if frame.status == PixelArtStatus.COMPLETED:
+        return redirect(reverse("generation:generate") + f"?frame=video:{item.pk}")
+    if frame.status == PixelArtStatus.FAILED:
+        messages.error(request, _("The last frame could not be taken: %(reason)s") % {"reason": frame.error_message})
+        return redirect("history:detail", item.pk)
+    return render(request, "pixelart/last_frame.html", {"item": item, "refresh_seconds": 1})

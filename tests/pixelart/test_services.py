@@ -15,11 +15,15 @@ from accounts.services import AccountSuspended, reinstate_user, suspend_user
 from generation.models import TaskStatus
 from pixelart.models import PixelArt, PixelArtStatus
 from pixelart.render import Options
+from pixelart.models import LastFrame
+from pixelart.selectors import input_frame
 from pixelart.services import (
     SOURCE_MISSING,
     PixelArtRefused,
     make_pixel_art,
+    request_last_frame,
     request_pixel_art,
+    take_last_frame,
 )
 from tests.factories import make_task, make_user
 from tests.support import queued_tasks, run_queued_tasks
@@ -168,3 +172,47 @@ def test_a_suspended_user_gets_earlier_results_but_starts_no_new_pixel_art(video
     reinstate_user(user=user)
     _, reused = request_pixel_art(user=user, source=video, options=Options(size=16, frames=3))
     assert not reused and len(queued_tasks("make_pixel_art")) == 1
+
+
+def decoded_last_frame(item) -> Image.Image:
+    """The video's last frame the slow, sure way: every frame decoded."""
+    import av
+
+    with default_storage.open(item.video.name, "rb") as stored, av.open(stored) as container:
+        return [frame for frame in container.decode(video=0)][-1].to_image()
+
+
+def test_the_last_frame_is_taken_by_a_worker_once_per_video_file(video, user):
+    frame = request_last_frame(user=user, source=video)
+    assert frame.status == PixelArtStatus.PENDING and not frame.image
+    assert input_frame(user, f"video:{video.pk}") is None  # not decoded in the asking request
+    assert request_last_frame(user=user, source=video).pk == frame.pk
+    assert [t.task_result.args for t in queued_tasks("take_last_frame")] == [[str(frame.pk)]]
+
+    assert run_queued_tasks() == 1
+    frame.refresh_from_db()
+    assert frame.status == PixelArtStatus.COMPLETED
+    attached = input_frame(user, f"video:{video.pk}")
+    image = Image.open(io.BytesIO(attached.png)).convert("RGB")
+    assert min(image.size) >= 256 and image.width / image.height == pytest.approx(video.width / video.height, rel=0.01)
+    expected = decoded_last_frame(video).convert("RGB").resize(image.size)
+    difference = sum(abs(a - b) for a, b in zip(image.tobytes(), expected.tobytes())) / len(expected.tobytes())
+    assert difference < 2  # the same picture (rescaling aside), not an earlier frame
+
+    take_last_frame(last_frame_id=frame.pk)  # a duplicate delivery of the step: a no-op
+    assert request_last_frame(user=user, source=video).pk == frame.pk and not queued_tasks()
+
+
+def test_a_last_frame_of_a_corrupt_video_fails_clearly_and_is_tried_again(video, user):
+    with default_storage.open(video.video.name, "rb") as stored:
+        head = stored.read(64)
+    default_storage.delete(video.video.name)
+    default_storage.save(video.video.name, io.BytesIO(head + b"\x00garbage" * 4000))
+    frame = request_last_frame(user=user, source=video)
+    run_queued_tasks()
+    frame.refresh_from_db()
+    assert frame.status == PixelArtStatus.FAILED and "could not be read" in frame.error_message
+    assert input_frame(user, f"video:{video.pk}") is None
+    assert request_last_frame(user=user, source=video).status == PixelArtStatus.PENDING
+    assert len(queued_tasks("take_last_frame")) == 1
+    assert LastFrame.objects.count() == 1

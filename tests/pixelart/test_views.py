@@ -143,6 +143,8 @@ def test_use_as_input_image_opens_generate_with_the_frame_attached(signed_in, us
 
 def test_a_frame_is_not_sent_to_a_text_only_model(signed_in, user, video):
     fund(user, 20)
+    signed_in.post(reverse("pixelart:last_frame", args=[video.pk]))
+    run_queued_tasks()
     response = signed_in.post(reverse("generation:generate"), {
         "frame": f"video:{video.pk}", "prompt": "just text after all", "model": "kling-2.1-t2v", "duration": "5",
     })
@@ -150,16 +152,39 @@ def test_a_frame_is_not_sent_to_a_text_only_model(signed_in, user, video):
     assert not Job.objects.get(prompt="just text after all").input_image
 
 
-def test_the_last_frame_of_a_video_can_be_the_input_image(signed_in, user, video):
+def test_the_last_frame_is_taken_in_the_background_then_opens_generate_with_it(signed_in, user, video):
     fund(user, 20)
-    page = signed_in.get(reverse("generation:generate"), {"frame": f"video:{video.pk}"}).content.decode()
+    detail = signed_in.get(reverse("history:detail", args=[video.pk])).content.decode()
+    url = reverse("pixelart:last_frame", args=[video.pk])
+    assert f'action="{url}"' in detail
+    asked = signed_in.post(url)
+    assert asked.status_code == 302 and asked["Location"] == url
+    assert len(queued_tasks("take_last_frame")) == 1
+    waiting = signed_in.get(url)
+    assert waiting.status_code == 200 and 'http-equiv="refresh"' in waiting.content.decode()
+
+    run_queued_tasks()
+    ready = signed_in.get(url)
+    generate = reverse("generation:generate") + f"?frame=video:{video.pk}"
+    assert ready.status_code == 302 and ready["Location"] == generate
+    page = signed_in.get(generate).content.decode()
     assert f'value="video:{video.pk}"' in page and "the last frame of your video" in page
     response = signed_in.post(reverse("generation:generate"), {
         "frame": f"video:{video.pk}", "prompt": "what happens next", "model": "kling-2.1-i2v", "duration": "5",
     })
     assert response.status_code == 302
     with Job.objects.get(prompt="what happens next").input_image.open("rb") as stored:
-        assert Image.open(stored).size == (video.width, video.height)
+        attached = Image.open(stored)
+        attached.load()
+    assert min(attached.size) >= 256 and attached.width / attached.height == pytest.approx(video.width / video.height, rel=0.01)
+
+    assert signed_in.post(url).status_code == 302 and not queued_tasks("take_last_frame")  # taken once
+
+
+def test_someone_elses_last_frame_is_neither_taken_nor_attached(client, user, video):
+    client.force_login(make_user("quinn"))
+    assert client.post(reverse("pixelart:last_frame", args=[video.pk])).status_code == 404
+    assert not queued_tasks()
 
 
 def test_someone_elses_frame_is_not_attached(client, user, video):
