@@ -64,6 +64,12 @@ class PixelArt(models.Model):
     def is_finished(self) -> bool:
         return self.status in (PixelArtStatus.COMPLETED, PixelArtStatus.FAILED)
 
+    def download_name(self, name: str) -> str:
+        """The name a file is downloaded under: "sprite-sheet.png" ->
+        "pixel-art-1a2b3c4d-sprite-sheet.png", so several from one video do not
+        overwrite each other in a downloads folder (and the JSON names its sheet so)."""
+        return f"pixel-art-{str(self.pk)[:8]}-{name}"
+
     def files(self) -> list:
         return [f for f in (self.sprite_sheet, self.sheet_json, self.gif, self.frames_zip) if f]
 

@@ -284,9 +284,12 @@ def render(
     *,
     duration: float,
     on_progress: Callable[[int], None] | None = None,
+    sheet_name: str = "sprite-sheet.png",
 ) -> Result:
     """The whole conversion. `duration` is the source's length in seconds (as measured
-    when it was stored); `on_progress` hears a percentage now and then."""
+    when it was stored); `on_progress` hears a percentage now and then; `sheet_name`
+    is the file name the sheet is saved under beside its JSON, which names it (sprite
+    tools and engine importers open the image the JSON names)."""
     report = on_progress or (lambda percent: None)
     plan = plan_frames(start=options.start, end=options.end, fps=options.fps, frames=options.frames, duration=duration)
     geo: Geometry | None = None
@@ -327,7 +330,7 @@ def render(
         durations_ms=plan.durations_ms(),
         frame_names=[frame_name(n) for n in range(len(frames))],
     )
-    result.sheet_png, result.sheet_json = _sheet(frames, result, options, background, full_palette)
+    result.sheet_png, result.sheet_json = _sheet(frames, result, options, background, full_palette, sheet_name)
     result.gif = _gif(frames, result)
     result.zip = _zip(frames, result)
     report(100)
@@ -347,7 +350,7 @@ def sheet_layout(count: int, width: int, height: int) -> tuple[int, int]:
     return columns, math.ceil(count / columns)
 
 
-def _sheet(frames, result: Result, options: Options, background: int, full_palette: list[int]) -> tuple[bytes, bytes]:
+def _sheet(frames, result: Result, options: Options, background: int, full_palette: list[int], sheet_name: str) -> tuple[bytes, bytes]:
     w, h = result.width, result.height
     columns, rows = sheet_layout(len(frames), w, h)
     sheet = Image.new("P", (columns * w, rows * h), background)
@@ -376,7 +379,7 @@ def _sheet(frames, result: Result, options: Options, background: int, full_palet
         "meta": {
             "app": "VideoPlanet",
             "version": "1.0",
-            "image": "sprite-sheet.png",
+            "image": sheet_name,
             "format": "I8",
             "size": {"w": sheet.width, "h": sheet.height},
             "scale": "1",

@@ -119,14 +119,12 @@ OUTPUTS = {
 
 
 def output_file(art: PixelArt, name: str):
-    """(stored file, download name) of one of a finished pixel art's files, or None.
-    Download names carry the pixel art's short id, so several from one video do not
-    overwrite each other in a downloads folder. The caller has checked the owner and
+    """(stored file, download name) of one of a finished pixel art's files, or None
+    (see `PixelArt.download_name`). The caller has checked the owner and
     hands the file to `serve_private_file`, as for videos."""
     if name not in OUTPUTS or art.status != PixelArtStatus.COMPLETED:
         return None
     stored = getattr(art, OUTPUTS[name])
     if not stored:
         return None
-    stem, _, ext = name.rpartition(".")
-    return stored, f"pixel-art-{str(art.pk)[:8]}-{stem}.{ext}"
+    return stored, art.download_name(name)

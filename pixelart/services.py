@@ -149,7 +149,10 @@ def make_pixel_art(*, pixel_art_id: UUID | str) -> None:
 
     try:
         with source.video.storage.open(source.video.name, "rb") as video:
-            result = render(video, options, duration=source.duration_seconds or 0.0, on_progress=report)
+            result = render(
+                video, options, duration=source.duration_seconds or 0.0, on_progress=report,
+                sheet_name=art.download_name(OUTPUT_NAMES["sprite_sheet"]),
+            )
     except RenderError as error:
         fail_pixel_art(pixel_art_id=art.pk, message=str(error), detail=repr(error.__cause__ or error))
         return

@@ -5,6 +5,7 @@ Generate form with the frame attached."""
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -81,6 +82,20 @@ def test_a_suspended_user_is_told_on_the_form_and_nothing_starts(signed_in, user
     response = signed_in.post(reverse("pixelart:new", args=[video.pk]), {"size": "16", "frames": "2"})
     assert response.status_code == 200 and "Your account is suspended" in response.content.decode()
     assert not PixelArt.objects.exists() and not queued_tasks()
+
+
+def test_the_downloaded_json_names_the_downloaded_sheet(signed_in, user, video):
+    """Aseprite-style importers (TexturePacker, Phaser, Godot and Unity plug-ins) open
+    the image the JSON's meta.image names, next to the JSON: it must be the name the
+    sheet is downloaded under."""
+    art = finished_art(user, video, size=16, frames=3)
+    sheet = signed_in.get(reverse("pixelart:output", args=[art.pk, "sprite-sheet.png"]))
+    described = signed_in.get(reverse("pixelart:output", args=[art.pk, "sprite-sheet.json"]))
+    sheet_file = re.search(r'filename="([^"]+)"', sheet["Content-Disposition"]).group(1)
+    assert sheet_file == f"pixel-art-{str(art.pk)[:8]}-sprite-sheet.png"
+    meta = json.loads(b"".join(described.streaming_content))["meta"]
+    assert meta["image"] == sheet_file
+    assert re.search(r'filename="([^"]+)"', described["Content-Disposition"]).group(1) == f"pixel-art-{str(art.pk)[:8]}-sprite-sheet.json"
 
 
 def test_files_go_out_the_way_videos_do(signed_in, user, video, settings):
