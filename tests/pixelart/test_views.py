@@ -14,7 +14,7 @@ from PIL import Image
 
 from accounts.services import suspend_user
 from generation.models import Job, TaskStatus
-from pixelart.models import PixelArt, PixelArtStatus
+from pixelart.models import LastFrame, PixelArt, PixelArtStatus
 from pixelart.render import Options
 from pixelart.services import request_pixel_art
 from tests.factories import fund, make_task, make_user
@@ -212,9 +212,11 @@ def test_someone_elses_frame_is_not_attached(client, user, video):
 
 def test_deleting_the_video_deletes_its_pixel_art_and_files(signed_in, user, video, settings, django_capture_on_commit_callbacks):
     art = finished_art(user, video, size=16, frames=2)
-    names = [f.name for f in art.files()]
-    assert len(names) == 4 and all((settings.MEDIA_ROOT / name).exists() for name in names)
+    signed_in.post(reverse("pixelart:last_frame", args=[video.pk]))
+    run_queued_tasks()
+    names = [f.name for f in art.files()] + [LastFrame.objects.get(source=video).image.name]
+    assert len(names) == 5 and all((settings.MEDIA_ROOT / name).exists() for name in names)
     with django_capture_on_commit_callbacks(execute=True):
         assert signed_in.post(reverse("history:delete", args=[video.pk])).status_code == 302
-    assert not PixelArt.objects.exists()
+    assert not PixelArt.objects.exists() and not LastFrame.objects.exists()
     assert not any((settings.MEDIA_ROOT / name).exists() for name in names)
