@@ -22,7 +22,7 @@ def quick_sandbox():
         yield process
 
 
-def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, quick_sandbox, tmp_path):
+def test_pixel_art_from_the_detail_page_then_a_frame_and_the_last_frame_as_input_image(browser, quick_sandbox, tmp_path):
     with running_stack(tmp_path, quick_sandbox.url, workers=1, reconciler=True, STATUS_POLL_SECONDS=1, GALLERY_REFRESH_SECONDS=1) as stack:
         browser_log_in(browser, stack.url)
 
@@ -74,3 +74,11 @@ def test_pixel_art_from_the_detail_page_then_a_frame_as_input_image(browser, qui
         browser.find_element(By.CSS_SELECTOR, "form.generate button[type=submit]").click()
         WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/history/"))
         assert "on its way" in browser.page_source
+
+        # The video's last frame: a worker takes it while a page waits, then Generate opens with it.
+        browser.get(f"{stack.url}/history/{item_id}/")
+        browser.find_element(By.XPATH, "//button[normalize-space()='Use the last frame as input image']").click()
+        WebDriverWait(browser, 30).until(lambda b: "/generate/" in b.current_url)
+        assert browser.current_url.endswith(f"/generate/?frame=video:{item_id}")
+        attached = browser.find_element(By.CSS_SELECTOR, ".attached-frame img")
+        assert browser.execute_script("return arguments[0].naturalWidth", attached) >= 256
