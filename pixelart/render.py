@@ -19,6 +19,7 @@ import math
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import IO
 
@@ -159,10 +160,10 @@ def _scaled(frame: av.VideoFrame, geo: Geometry) -> Image.Image:
     return image.resize(geo.content_size, Image.Resampling.BOX, box=box)
 
 
-def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator[tuple[av.VideoFrame, tuple[int, int]]]:
-    """The frame showing at each of `times` (ascending), decoded in one pass: each
-    decoded frame is looked at once and dropped unless it is the one we want. A frame
-    wanted twice (times closer than the video's frame rate) is given twice."""
+@contextmanager
+def _video_from(source: str | IO[bytes], *, seek_to: float | None) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
+    """The open video and its first video stream, positioned at the keyframe before
+    `seek_to` seconds (from the start when None); an unreadable file is a RenderError."""
     try:
         container = av.open(source, mode="r")
     except av.FFmpegError as exc:
@@ -171,8 +172,16 @@ def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator
         if not container.streams.video:
             raise RenderError("The source video could not be read: the file holds no video stream (it may be damaged).")
         stream = container.streams.video[0]
-        if times and times[0] > 1.0 and stream.time_base:
-            container.seek(int(times[0] / stream.time_base), stream=stream, backward=True)
+        if seek_to is not None and stream.time_base:
+            container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
+        yield container, stream
+
+
+def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator[tuple[av.VideoFrame, tuple[int, int]]]:
+    """The frame showing at each of `times` (ascending), decoded in one pass: each
+    decoded frame is looked at once and dropped unless it is the one we want. A frame
+    wanted twice (times closer than the video's frame rate) is given twice."""
+    with _video_from(source, seek_to=times[0] if times and times[0] > 1.0 else None) as (container, stream):
         pending = iter(times)
         target = next(pending, None)
         previous = None
@@ -201,16 +210,7 @@ def last_frame(source: str | IO[bytes], *, duration: float) -> Image.Image:
     """The video's last frame, as an RGB image of its full size. Seeks to about two
     seconds before the end (the nearest keyframe before that) and decodes from there,
     so a long video costs no more than a short one."""
-    try:
-        container = av.open(source, mode="r")
-    except av.FFmpegError as exc:
-        raise RenderError("The source video could not be read; the file may be damaged.") from exc
-    with container:
-        if not container.streams.video:
-            raise RenderError("The source video could not be read: the file holds no video stream (it may be damaged).")
-        stream = container.streams.video[0]
-        if duration > 2 and stream.time_base:
-            container.seek(int((duration - 2) / stream.time_base), stream=stream, backward=True)
+    with _video_from(source, seek_to=duration - 2 if duration > 2 else None) as (container, stream):
         last = None
         try:
             for frame in container.decode(stream):
