@@ -177,6 +177,22 @@ def _video_from(source: str | IO[bytes], *, seek_to: float | None) -> Iterator[t
         yield container, stream
 
 
+def _decoded(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+    """The stream's frames as they decode. A damaged tail ends them quietly once a
+    frame has decoded (what could be read stands in for the rest); a video of which
+    no frame decodes is a RenderError."""
+    decoded = False
+    try:
+        for frame in container.decode(stream):
+            decoded = True
+            yield frame
+    except av.FFmpegError as exc:
+        if not decoded:
+            raise RenderError("The source video could not be read; the file may be damaged.") from exc
+    if not decoded:
+        raise RenderError("The source video could not be read: no frame in it decodes (the file may be damaged).")
+
+
 def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator[tuple[av.VideoFrame, tuple[int, int]]]:
     """The frame showing at each of `times` (ascending), decoded in one pass: each
     decoded frame is looked at once and dropped unless it is the one we want. A frame
@@ -185,22 +201,16 @@ def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator
         pending = iter(times)
         target = next(pending, None)
         previous = None
-        try:
-            for frame in container.decode(stream):
-                when = frame.time if frame.time is not None else 0.0
-                while target is not None and when > target + 1e-6:
-                    chosen = previous if previous is not None else frame
-                    yield chosen, (chosen.width, chosen.height)
-                    target = next(pending, None)
-                if target is None:
-                    return
-                previous = frame
-        except av.FFmpegError as exc:
-            if previous is None:
-                raise RenderError("The source video could not be read; the file may be damaged.") from exc
-            # A damaged tail: what could be read stands in for the rest.
-        if previous is None:
-            raise RenderError("The source video could not be read: no frame in it decodes (the file may be damaged).")
+        for frame in _decoded(container, stream):
+            when = frame.time if frame.time is not None else 0.0
+            while target is not None and when > target + 1e-6:
+                chosen = previous if previous is not None else frame
+                yield chosen, (chosen.width, chosen.height)
+                target = next(pending, None)
+            if target is None:
+                return
+            previous = frame
+        # The end, or a damaged tail: the last frame read stands in for the rest.
         while target is not None:
             yield previous, (previous.width, previous.height)
             target = next(pending, None)
@@ -212,15 +222,8 @@ def last_frame(source: str | IO[bytes], *, duration: float) -> Image.Image:
     so a long video costs no more than a short one."""
     with _video_from(source, seek_to=duration - 2 if duration > 2 else None) as (container, stream):
         last = None
-        try:
-            for frame in container.decode(stream):
-                last = frame
-        except av.FFmpegError as exc:
-            if last is None:
-                raise RenderError("The source video could not be read; the file may be damaged.") from exc
-            # A damaged tail: the last frame that decodes stands in for it.
-        if last is None:
-            raise RenderError("The source video could not be read: no frame in it decodes (the file may be damaged).")
+        for last in _decoded(container, stream):
+            pass
         return last.to_image().convert("RGB")
 
 
