@@ -160,8 +160,13 @@ def test_the_generate_form_previews_the_chosen_image(browser, stack, tmp_path):
     browser_log_in(browser, stack.url)
     browser.get(f"{stack.url}/generate/")
     Select(browser.find_element(By.NAME, "model")).select_by_value("kling-2.1-i2v")
-    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "image-field").is_displayed(), "the image field to appear")
-    browser.find_element(By.ID, "id_image").send_keys(str(picture))
-    preview = WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#image-previews figure img"))[0]
-    assert preview.get_attribute("alt") == "Input image: harbour.png"
-    assert browser.execute_script("return arguments[0].naturalWidth", preview) == 320
+    # The model's fields are swapped in by htmx: an element found a moment ago may be
+    # replaced, so each step looks again until it holds.
+    patient = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
+    patient.until(lambda b: b.find_element(By.ID, "image-field").is_displayed(), "the image field to appear")
+    patient.until(lambda b: b.find_element(By.ID, "id_image").send_keys(str(picture)) or True, "the image to be chosen")
+    alt, width = patient.until(lambda b: b.execute_script(
+        "const img = document.querySelector('#image-previews figure img');"
+        "return img && img.complete && img.naturalWidth ? [img.alt, img.naturalWidth] : null;"
+    ), "the preview to load")
+    assert (alt, width) == ("Input image: harbour.png", 320)
