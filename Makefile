@@ -2,7 +2,7 @@
 # `make install` (scripts/bootstrap.sh) creates and keeps up to date.
 PY := .venv/bin/python
 
-.PHONY: help install run test migrate worker chaos bench clean
+.PHONY: help install messages run test migrate worker chaos bench clean
 
 help: ## list the targets
 	@echo "VideoPlanet make targets:"
@@ -10,8 +10,12 @@ help: ## list the targets
 	@echo
 	@echo "Settings via environment: PORT, HOST, SANDBOX_PORT, WORKERS, FAL_KEY, DATABASE_URL; ARGS for pytest."
 
-install: ## create/refresh .venv and install requirements.txt
+install: ## create/refresh .venv, install requirements.txt, compile the translations
 	@bash scripts/bootstrap.sh
+	@$(PY) -m devtools.messages
+
+messages: install ## re-extract the strings to translate into locale/ (needs GNU gettext), then compile
+	@$(PY) -m devtools.messages --extract
 
 migrate: install ## apply database migrations
 	@$(PY) manage.py migrate --noinput -v 0

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -137,7 +138,13 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[VideoPlanet] "
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="VideoPlanet <videoplanet@localhost>")
 
-LANGUAGE_CODE = "en-us"
+# English and Korean. LocaleMiddleware picks the language from the user's choice (the
+# language cookie, set from the account at login) or else the browser's Accept-Language.
+# The catalogs live in locale/ and are compiled by `python -m devtools.messages`, which
+# both make commands run (no gettext tools needed at run time).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
