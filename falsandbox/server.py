@@ -63,7 +63,8 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing ------------------------------------------------------------
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        log_line(f"{self.command} {self.path} -> {code}")
+        # The path without its query: a submit's fal_webhook carries the task's secret token.
+        log_line(f"{self.command} {urlsplit(self.path).path} -> {code}")
 
     def log_message(self, format: str, *args: Any) -> None:
         log_line(f"http: {format % args}")
@@ -215,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
             detail = [{"loc": ["query", "fal_webhook"], "msg": "Input should be a valid URL", "type": "url_parsing"}]
             return self._json(422, {"detail": detail})
         request = server.engine.create(application, arguments, webhook_url, server.planner.request_faults(requested))
-        log_line(f"submitted {request.id} {application} faults={request.faults or '-'} webhook={webhook_url or '-'}")
+        log_line(f"submitted {request.id} {application} faults={request.faults or '-'} webhook={urlsplit(webhook_url)._replace(query="").geturl() if webhook_url else '-'}")
         if "submit_lost_answer" in request.faults:
             server.engine.stop.wait(server.config.hang_seconds)
             self.close_connection = True

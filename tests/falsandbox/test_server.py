@@ -307,6 +307,25 @@ def test_stats_count_requests_in_flight_per_endpoint() -> None:
         assert stats["in_flight"] == {TEXT_TO_VIDEO: 1}
 
 
+
+def test_the_log_never_shows_a_webhook_token(sandbox: SandboxProcess) -> None:
+    """A submit's fal_webhook carries the task's secret token in its query; neither the
+    request line nor the "submitted" line of the sandbox's log may show it."""
+    secret = f"tok{time.time_ns()}"
+    webhook = f"http://127.0.0.1:9/webhooks/fal/?token={secret}"
+    response = httpx.post(
+        f"{sandbox.url}/{TEXT_TO_VIDEO}", params={"fal_webhook": webhook},
+        json={"prompt": "a quiet lake", "duration": "5"}, headers={"Authorization": "Key test"},
+    )
+    assert response.status_code == 200
+    request_id = response.json()["request_id"]
+    line = wait_for(
+        lambda: next((l for l in list(sandbox.output) if f"submitted {request_id}" in l), None),
+        "the submit to be logged", timeout=10,
+    )
+    assert "webhook=http://127.0.0.1:9/webhooks/fal/" in line
+    assert not [l for l in list(sandbox.output) if secret in l]
+
 # The sandbox behaves like fal: it knows fal's endpoints and their published schemas,
 # refuses what fal refuses where fal refuses it, and answers in fal's shapes.
 
