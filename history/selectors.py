@@ -140,7 +140,7 @@ def gallery_page(user, *, number: int = 1, size: int, filters: GalleryFilters = 
     whole."""
     number = max(1, number)
     order = ORDERINGS[Sort(filters.sort)]
-    items = filtered_history(user, filters)
+    items = _searched_few(filtered_history(user, filters), filters)
     running_ids = list(
         HistoryItem.objects.filter(user=user, task__status__in=UNFINISHED).order_by().values_list("pk", flat=True)
     )
@@ -156,6 +156,27 @@ def gallery_page(user, *, number: int = 1, size: int, filters: GalleryFilters = 
         has_next = has_next or len(others) > wanted
         shown += others[:wanted]
     return GalleryPage(number=number, items=shown, has_next=has_next)
+
+
+# A search matching at most this many of a user's cards is answered from the prompt
+# index and its matches sorted; one matching more walks the order's index, where
+# matches are dense enough to fill a page soon.
+SEARCH_FEW = 500
+
+
+def _searched_few(items: QuerySet[HistoryItem], filters: GalleryFilters) -> QuerySet[HistoryItem]:
+    """A search's cards as a short list of ids when it matches few of them. The
+    planner cannot tell a rare word from a common one well (it guesses from
+    statistics), and a wrong guess walks a long history to the end looking for a
+    page of matches that are not there; asking for at most SEARCH_FEW + 1 matches
+    first (the prompt index answers a rare word, the first cards a common one)
+    bounds either case, in one query more."""
+    if not filters.query.strip():
+        return items
+    few = list(items.order_by().values_list("pk", flat=True)[: SEARCH_FEW + 1])
+    return items if len(few) > SEARCH_FEW else HistoryItem.objects.filter(pk__in=few).select_related(
+        "task", "task__job", "task__retried_by"
+    )
 
 
 @dataclass

@@ -5,9 +5,11 @@ not grow with the history either."""
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from devtools.bench.fill import add_videos
+from history import selectors
 from history.models import HistoryItem
 from tests.factories import make_user
 from generation.models import TaskStatus
@@ -75,6 +77,8 @@ def _list_pages(user) -> list[str]:
         reverse("history:gallery") + "?favourites=1",
         reverse("history:gallery") + "?q=video+123",
         reverse("history:gallery") + "?q=history&sort=oldest&page=2",
+        reverse("history:gallery") + "?q=video+4321&status=completed&sort=best",
+        reverse("history:gallery") + "?q=video+4321&page=2",
         reverse("history:updates") + f"?ids={running}",
         reverse("history:updates") + f"?ids={running.split(',')[0]}&detail=1",
         "/api/history/",
@@ -134,3 +138,24 @@ def test_a_video_made_with_a_fallback_is_rated_for_the_fallback(user):
     item = make_task(user=user, status=TaskStatus.COMPLETED, model_key="kling-3-t2v", made_with="veo-3.1").history_item
     rate_item(item=item, stars=4)
     assert [(row.model_key, row.rated) for row in ratings_per_model()] == [("veo-3.1", 1)]
+
+
+def test_a_search_shows_the_same_pages_whether_it_matches_few_cards_or_many(user, monkeypatch):
+    """A search matching at most SEARCH_FEW cards is answered from the ids of its
+    matches, one matching more by walking the order's index: both give the same pages,
+    in the same number of queries."""
+    add_videos(user, 0, 40, now=timezone.now())
+    for query in ("history", "video 7", "video 3", "nothing-like-this"):
+        for sort in ("newest", "oldest", "best"):
+            seen = {}
+            for few in (2, 500):
+                monkeypatch.setattr(selectors, "SEARCH_FEW", few)
+                filters = selectors.GalleryFilters(query=query, sort=sort)
+                with CaptureQueriesContext(connection) as queries:
+                    pages = [[item.pk for item in selectors.gallery_page(user, number=n, size=5, filters=filters).items]
+                             for n in (1, 2, 8)]
+                seen[few] = (pages, len(queries))
+            assert seen[2] == seen[500], (query, sort)
+    monkeypatch.setattr(selectors, "SEARCH_FEW", 500)
+    found = selectors.gallery_page(user, size=5, filters=selectors.GalleryFilters(query="video 7")).items
+    assert [item.task.job.prompt for item in found] == ["history video 7"]
