@@ -8,11 +8,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 
 class Tier(models.TextChoices):
-    FREE = "free", "Free"
-    PRO = "pro", "Pro"
+    FREE = "free", _("Free")
+    PRO = "pro", _("Pro")
 
 
 class Wallet(models.Model):
@@ -30,14 +32,17 @@ class Wallet(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.balance} credits)"
+        return ngettext("%(user)s (%(balance)s credit)", "%(user)s (%(balance)s credits)", self.balance) % {
+            "user": self.user,
+            "balance": self.balance,
+        }
 
 
 class EntryKind(models.TextChoices):
-    GRANT = "grant", "Grant"  # credits given (or, negative, taken back) by staff or the system
-    RESERVE = "reserve", "Reserve"  # held for a task when its job is created
-    CHARGE = "charge", "Charge"  # the task made its video: the hold is spent
-    RELEASE = "release", "Release"  # the task failed or was cancelled: the hold comes back
+    GRANT = "grant", _("Grant")  # credits given (or, negative, taken back) by staff or the system
+    RESERVE = "reserve", _("Reserve")  # held for a task when its job is created
+    CHARGE = "charge", _("Charge")  # the task made its video: the hold is spent
+    RELEASE = "release", _("Release")  # the task failed or was cancelled: the hold comes back
 
 
 SETTLEMENTS = (EntryKind.CHARGE, EntryKind.RELEASE)

@@ -14,15 +14,21 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import transaction
+from django.utils.translation import gettext_noop, ngettext
 
 from credits.models import SETTLEMENTS, EntryKind, LedgerEntry, ProviderCost, Tier, Wallet
 from credits.selectors import daily_limit_for, videos_started_today
 from generation.catalog import get_model
 from generation.models import ErrorKind, Task, TaskStatus
-from generation.planning import plural
 
 logger = logging.getLogger(__name__)
+
+# Ledger notes the system writes. Kept in English in the ledger (it is a record, read
+# in any language) and translated when shown: see `credits.templatetags.ledger`.
+WELCOME_NOTE = gettext_noop("Welcome credits")
+DEMO_TOP_UP_NOTE = gettext_noop("Demo account top-up")
 
 
 class CreditRefused(Exception):
@@ -50,7 +56,7 @@ def ensure_wallet(*, user) -> Wallet:
     with transaction.atomic():
         wallet, created = Wallet.objects.get_or_create(user=user)
         if created and settings.CREDITS_WELCOME_GRANT:
-            _append(wallet, kind=EntryKind.GRANT, credits=settings.CREDITS_WELCOME_GRANT, note="Welcome credits")
+            _append(wallet, kind=EntryKind.GRANT, credits=settings.CREDITS_WELCOME_GRANT, note=WELCOME_NOTE)
     return wallet
 
 
@@ -118,8 +124,14 @@ def reserve_for_tasks(*, user, tasks: Sequence[Task]) -> int:
         needed = sum(price_of(task) for task in tasks)
         if needed > wallet.balance:
             raise InsufficientCredits(
-                f"Not enough credits: this needs {plural(needed, 'credit')} and you have {wallet.balance}. "
-                "Make fewer videos, or ask us for more credits."
+                ngettext(
+                    "Not enough credits: this needs %(needed)s credit and you have %(balance)s. "
+                    "Make fewer videos, or ask us for more credits.",
+                    "Not enough credits: this needs %(needed)s credits and you have %(balance)s. "
+                    "Make fewer videos, or ask us for more credits.",
+                    needed,
+                )
+                % {"needed": intcomma(needed), "balance": intcomma(wallet.balance)}
             )
         for task in tasks:
             _append(wallet, kind=EntryKind.RESERVE, credits=price_of(task), task=task)
@@ -130,14 +142,18 @@ def _daily_limit_message(tier: str, limit: int, used: int, asked: int) -> str:
     plan = Tier(tier).label if tier in Tier.values else tier
     left = max(limit - used, 0)
     if not left:
-        return (
-            f"You have reached today's limit of {plural(limit, 'video')} on the {plan} plan. "
-            f"It starts again at midnight ({settings.TIME_ZONE})."
-        )
-    return (
-        f"The {plan} plan allows {plural(limit, 'video')} a day; you have {left} left today "
-        f"and this would make {asked}."
-    )
+        return ngettext(
+            "You have reached today's limit of %(limit)s video on the %(plan)s plan. "
+            "It starts again at midnight (%(time_zone)s).",
+            "You have reached today's limit of %(limit)s videos on the %(plan)s plan. "
+            "It starts again at midnight (%(time_zone)s).",
+            limit,
+        ) % {"limit": intcomma(limit), "plan": plan, "time_zone": settings.TIME_ZONE}
+    return ngettext(
+        "The %(plan)s plan allows %(limit)s video a day; you have %(left)s left today and this would make %(asked)s.",
+        "The %(plan)s plan allows %(limit)s videos a day; you have %(left)s left today and this would make %(asked)s.",
+        limit,
+    ) % {"plan": plan, "limit": intcomma(limit), "left": intcomma(left), "asked": intcomma(asked)}
 
 
 def settle_task(*, task: Task) -> LedgerEntry | None:
@@ -205,7 +221,14 @@ def grant_credits(*, user, credits: int, note: str = "", granted_by=None) -> Led
     with transaction.atomic():
         wallet = _locked_wallet(user)
         if wallet.balance + credits < 0:
-            raise InsufficientCredits(f"{user} has {plural(wallet.balance, 'credit')}; that is the most that can be taken back.")
+            raise InsufficientCredits(
+                ngettext(
+                    "%(user)s has %(balance)s credit; that is the most that can be taken back.",
+                    "%(user)s has %(balance)s credits; that is the most that can be taken back.",
+                    wallet.balance,
+                )
+                % {"user": user, "balance": intcomma(wallet.balance)}
+            )
         entry = _append(wallet, kind=EntryKind.GRANT, credits=credits, note=note, created_by=granted_by)
     logger.info("granted %d credits to %s (%s)", credits, user, note)
     return entry

@@ -61,3 +61,22 @@ def test_the_header_shows_balance_and_plan_on_every_page(signed_in, user):
         html = signed_in.get(url).content.decode()
         assert 'class="header-credits"' in html, url
         assert "12 credits" in html and "Pro" in html, url
+
+
+def test_the_page_in_korean_translates_what_the_system_wrote_and_keeps_what_staff_typed(signed_in, user, boss):
+    grant_credits(user=user, credits=1200, note="for the launch", granted_by=boss)
+    task = make_task(user=user, prompt="a heron at dusk")
+    reserve_for_tasks(user=user, tasks=[task])
+    balance = user.wallet.__class__.objects.get(user=user).balance
+    assert balance > 999
+    html = signed_in.get("/credits/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert f"잔액: <strong>{balance:,}</strong> 크레딧" in html and "요금제: 무료" in html
+    assert "영상 생성용으로 보류" in html and "지급됨" in html and "이후 잔액" in html
+    # The welcome grant's note is the system's, kept in English and shown in Korean; a
+    # note staff typed is shown as typed.
+    assert "가입 환영 크레딧" in html and "Welcome credits" not in html
+    assert "for the launch" in html
+    assert "Held for a video" not in html and "Balance after" not in html
+
+    english = signed_in.get("/credits/").content.decode()
+    assert f"You have <strong>{balance:,}</strong> credits" in english and "Welcome credits" in english
