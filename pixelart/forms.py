@@ -4,6 +4,10 @@ this form, against the video it is for (its length bounds the time range)."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.formats import number_format
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from history.models import HistoryItem
 from pixelart.palettes import ADAPTIVE, PALETTE_CHOICES, PALETTES
@@ -15,48 +19,63 @@ DEFAULT_COLORS = 16
 
 class PixelArtForm(forms.Form):
     size = forms.TypedChoiceField(
-        choices=[("", "Keep the video's shape (set a width)")] + [(s, f"{s} × {s}") for s in SIZE_PRESETS],
+        choices=[("", gettext_lazy("Keep the video's shape (set a width)"))] + [(s, f"{s} × {s}") for s in SIZE_PRESETS],
         coerce=int,
         empty_value=None,
         required=False,
         initial=DEFAULT_SIZE,
-        help_text="Square frames of this side, in pixels.",
+        label=gettext_lazy("Size"),
+        help_text=gettext_lazy("Square frames of this side, in pixels."),
     )
     width = forms.IntegerField(
-        min_value=16, max_value=256, required=False, help_text="Or: frames this wide with the video's aspect ratio (16–256)."
+        min_value=16, max_value=256, required=False, label=gettext_lazy("Width"),
+        help_text=gettext_lazy("Or: frames this wide with the video's aspect ratio (16–256)."),
     )
     fit = forms.ChoiceField(
-        choices=[("crop", "Crop to the centre"), ("pad", "Fit inside, pad the rest")],
+        choices=[("crop", gettext_lazy("Crop to the centre")), ("pad", gettext_lazy("Fit inside, pad the rest"))],
         initial="crop",
         required=False,
         widget=forms.RadioSelect,
-        help_text="How a video that is not square becomes a square.",
+        label=gettext_lazy("Fit"),
+        help_text=gettext_lazy("How a video that is not square becomes a square."),
     )
-    start = forms.FloatField(min_value=0, required=False, initial=0, label="From (seconds)")
-    end = forms.FloatField(min_value=0, required=False, label="To (seconds)", help_text="Empty: the end of the video.")
+    start = forms.FloatField(min_value=0, required=False, initial=0, label=gettext_lazy("From (seconds)"))
+    end = forms.FloatField(
+        min_value=0, required=False, label=gettext_lazy("To (seconds)"), help_text=gettext_lazy("Empty: the end of the video.")
+    )
     fps = forms.IntegerField(
-        min_value=1, max_value=MAX_FPS, required=False, label="Frames per second",
-        help_text=f"Takes a frame every 1/fps seconds and plays at that rate. Empty: {DEFAULT_FPS}, unless a frame count is set.",
+        min_value=1, max_value=MAX_FPS, required=False, label=gettext_lazy("Frames per second"),
+        help_text=format_lazy(
+            gettext_lazy("Takes a frame every 1/fps seconds and plays at that rate. Empty: {fps}, unless a frame count is set."),
+            fps=DEFAULT_FPS,
+        ),
     )
     frames = forms.IntegerField(
-        min_value=1, max_value=MAX_FRAMES, required=False, label="Number of frames",
-        help_text="Alone: spread evenly over the range. With frames per second: that many, from the start.",
+        min_value=1, max_value=MAX_FRAMES, required=False, label=gettext_lazy("Number of frames"),
+        help_text=gettext_lazy("Alone: spread evenly over the range. With frames per second: that many, from the start."),
     )
-    palette = forms.ChoiceField(choices=PALETTE_CHOICES, initial=ADAPTIVE, required=False)
+    palette = forms.ChoiceField(choices=PALETTE_CHOICES, initial=ADAPTIVE, required=False, label=gettext_lazy("Palette"))
     colors = forms.IntegerField(
-        min_value=2, max_value=256, required=False, initial=DEFAULT_COLORS, label="Colours",
-        help_text="For the adaptive palette: at most this many (2–256).",
+        min_value=2, max_value=256, required=False, initial=DEFAULT_COLORS, label=gettext_lazy("Colours"),
+        help_text=gettext_lazy("For the adaptive palette: at most this many (2–256)."),
     )
     dither = forms.ChoiceField(
-        choices=[("none", "None (flat areas)"), ("floyd-steinberg", "Floyd–Steinberg")], initial="none", required=False
+        choices=[("none", gettext_lazy("None (flat areas)")), ("floyd-steinberg", "Floyd–Steinberg")],
+        initial="none",
+        required=False,
+        label=gettext_lazy("Dither"),
     )
-    transparent = forms.BooleanField(required=False, label="Transparent background", help_text="The colour around the edges becomes transparent (and so does padding).")
+    transparent = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Transparent background"),
+        help_text=gettext_lazy("The colour around the edges becomes transparent (and so does padding)."),
+    )
     layout = forms.ChoiceField(
-        choices=[("hash", "Hash (frames by name)"), ("array", "Array")],
+        choices=[("hash", gettext_lazy("Hash (frames by name)")), ("array", gettext_lazy("Array"))],
         initial="hash",
         required=False,
-        label="Sheet JSON",
-        help_text="Both are the Aseprite / TexturePacker layout; engines read either.",
+        label=gettext_lazy("Sheet JSON"),
+        help_text=gettext_lazy("Both are the Aseprite / TexturePacker layout; engines read either."),
     )
 
     def __init__(self, *args, source: HistoryItem, **kwargs):
@@ -70,7 +89,7 @@ class PixelArtForm(forms.Form):
             return data
         size, width = data.get("size"), data.get("width")
         if size and width:
-            self.add_error("width", "Choose a square size or a width, not both.")
+            self.add_error("width", _("Choose a square size or a width, not both."))
         if not size and not width:
             size = DEFAULT_SIZE
         palette = data.get("palette") or ADAPTIVE
@@ -78,7 +97,11 @@ class PixelArtForm(forms.Form):
         if palette in PALETTES:
             fixed = len(PALETTES[palette].colours)
             if colors is not None and colors < fixed:
-                self.add_error("colors", f"{PALETTES[palette].label} has {fixed} colours; leave colours empty or choose the adaptive palette.")
+                self.add_error(
+                    "colors",
+                    _("%(palette)s has %(count)s colours; leave colours empty or choose the adaptive palette.")
+                    % {"palette": PALETTES[palette].label, "count": fixed},
+                )
             colors = fixed
         else:
             colors = colors or DEFAULT_COLORS
@@ -86,9 +109,12 @@ class PixelArtForm(forms.Form):
         end = data.get("end")
         duration = self.source.duration_seconds or 0.0
         if start >= duration:
-            self.add_error("start", f"The video is {duration:.1f} s long; start before that.")
+            self.add_error(
+                "start",
+                _("The video is %(seconds)s s long; start before that.") % {"seconds": number_format(duration, 1)},
+            )
         elif end is not None and end <= start:
-            self.add_error("end", "The end must come after the start.")
+            self.add_error("end", _("The end must come after the start."))
         if end is not None and end >= duration:
             end = None  # to the end: the same result as leaving it empty
         if self.errors:
@@ -96,9 +122,21 @@ class PixelArtForm(forms.Form):
         fps, frames = data.get("fps"), data.get("frames")
         plan = plan_frames(start=start, end=end, fps=fps, frames=frames, duration=duration)
         if plan.count > MAX_FRAMES:
-            self.add_error("fps", f"That makes {plan.count} frames; at most {MAX_FRAMES}. Choose fewer frames per second or a shorter range.")
+            self.add_error(
+                "fps",
+                _("That makes %(count)s frames; at most %(most)s. Choose fewer frames per second or a shorter range.")
+                % {"count": plan.count, "most": MAX_FRAMES},
+            )
         elif plan.fps > MAX_FPS + 1e-6:
-            self.add_error("frames", f"{frames} frames over {plan.count * plan.frame_seconds:.2f} s play at more than {MAX_FPS} per second; choose fewer or a longer range.")
+            self.add_error(
+                "frames",
+                ngettext(
+                    "%(frames)s frame over %(seconds)s s plays at more than %(most)s per second; choose fewer or a longer range.",
+                    "%(frames)s frames over %(seconds)s s play at more than %(most)s per second; choose fewer or a longer range.",
+                    frames,
+                )
+                % {"frames": frames, "seconds": number_format(plan.count * plan.frame_seconds, 2), "most": MAX_FPS},
+            )
         if self.errors:
             return data
         self.options = Options(

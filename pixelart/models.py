@@ -4,13 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext
 
 
 class PixelArtStatus(models.TextChoices):
-    PENDING = "pending", "Waiting"
-    RUNNING = "running", "Making frames"
-    COMPLETED = "completed", "Done"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Making frames")
+    COMPLETED = "completed", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 class PixelArt(models.Model):
@@ -54,11 +57,16 @@ class PixelArt(models.Model):
                 name="pixelart_one_live_result_per_settings",
             )
         ]
-        verbose_name = "pixel art"
-        verbose_name_plural = "pixel art"
+        verbose_name = _("pixel art")
+        verbose_name_plural = _("pixel art")
 
     def __str__(self) -> str:
-        return f"Pixel art {str(self.id)[:8]}"
+        return gettext("Pixel art %(id)s") % {"id": str(self.id)[:8]}
+
+    @property
+    def error_text(self) -> str:
+        """The error in the reader's language: stored in English (see RenderError)."""
+        return gettext(self.error_message) if self.error_message else ""
 
     @property
     def is_finished(self) -> bool:
@@ -109,13 +117,25 @@ class PixelArt(models.Model):
     def describe(self) -> str:
         """The settings in a line, as a person would say them."""
         o = self.options
-        size = f"{o['width']} px wide" if o.get("width") else f"{o['size']}×{o['size']} ({o['fit']})"
-        palette = f"{o['colors']} colours" if o["palette"] == "adaptive" else o["palette"]
-        rate = f"{o['frames']} frames" if o.get("frames") else ""
+        fits = {"crop": pgettext("pixel-art fit", "crop"), "pad": pgettext("pixel-art fit", "pad")}
+        if o.get("width"):
+            size = gettext("%(width)s px wide") % {"width": o["width"]}
+        else:
+            size = f"{o['size']}×{o['size']} ({fits.get(o['fit'], o['fit'])})"
+        if o["palette"] == "adaptive":
+            palette = ngettext("%(count)s colour", "%(count)s colours", o["colors"]) % {"count": o["colors"]}
+        else:
+            palette = o["palette"]
+        frames = ngettext("%(count)s frame", "%(count)s frames", o["frames"]) % {"count": o["frames"]} if o.get("frames") else ""
         if o.get("fps"):
-            rate = f"{rate} at {o['fps']} fps" if rate else f"{o['fps']} fps"
-        rate = rate or "8 fps"
-        extras = [x for x in ("dithered" if o["dither"] != "none" else "", "transparent" if o["transparent"] else "") if x]
+            rate = gettext("%(frames)s at %(fps)s fps") % {"frames": frames, "fps": o["fps"]} if frames else f"{o['fps']} fps"
+        else:
+            rate = frames or "8 fps"
+        extras = [
+            x
+            for x in (gettext("dithered") if o["dither"] != "none" else "", gettext("transparent") if o["transparent"] else "")
+            if x
+        ]
         return " · ".join([size, palette, rate, *extras])
 
 
@@ -138,6 +158,14 @@ class LastFrame(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "video_key"], name="pixelart_one_last_frame_per_video")]
+        verbose_name = _("last frame")
+        verbose_name_plural = _("last frames")
 
     def __str__(self) -> str:
-        return f"Last frame {str(self.id)[:8]}"
+        return gettext("Last frame %(id)s") % {"id": str(self.id)[:8]}
+
+    @property
+    def error_text(self) -> str:
+        """The error in the reader's language: stored in English (see RenderError)."""
+        return gettext(self.error_message) if self.error_message else ""
+

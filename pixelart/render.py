@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO
 
 import av
+from django.utils.translation import gettext_noop
 from PIL import Image, ImageDraw
 
 from pixelart.palettes import ADAPTIVE, PALETTES, Colour
@@ -42,7 +43,8 @@ OVERSAMPLE = 4
 
 
 class RenderError(Exception):
-    """The source cannot be turned into frames; the message is safe to show."""
+    """The source cannot be turned into frames; the message is safe to show. It is
+    kept in English (it is stored with the result) and translated when shown."""
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,10 @@ def _video_from(source: str | IO[bytes], *, seek_to: float | None) -> Iterator[t
     try:
         container = av.open(source, mode="r")
     except av.FFmpegError as exc:
-        raise RenderError("The source video could not be read; the file may be damaged.") from exc
+        raise RenderError(gettext_noop("The source video could not be read; the file may be damaged.")) from exc
     with container:
         if not container.streams.video:
-            raise RenderError("The source video could not be read: the file holds no video stream (it may be damaged).")
+            raise RenderError(gettext_noop("The source video could not be read: the file holds no video stream (it may be damaged)."))
         stream = container.streams.video[0]
         if seek_to is not None and stream.time_base:
             container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
@@ -188,9 +190,9 @@ def _decoded(container: av.container.InputContainer, stream: av.VideoStream) -> 
             yield frame
     except av.FFmpegError as exc:
         if not decoded:
-            raise RenderError("The source video could not be read; the file may be damaged.") from exc
+            raise RenderError(gettext_noop("The source video could not be read; the file may be damaged.")) from exc
     if not decoded:
-        raise RenderError("The source video could not be read: no frame in it decodes (the file may be damaged).")
+        raise RenderError(gettext_noop("The source video could not be read: no frame in it decodes (the file may be damaged)."))
 
 
 def decode_frames(source: str | IO[bytes], times: tuple[float, ...]) -> Iterator[tuple[av.VideoFrame, tuple[int, int]]]:

@@ -16,6 +16,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from PIL import Image as PILImage
 
 from accounts.services import ensure_may_start
@@ -28,7 +30,10 @@ from pixelart.selectors import INPUT_MIN_SIDE, video_key
 
 logger = logging.getLogger(__name__)
 
-SOURCE_MISSING = "The source video is no longer in storage (it may have been deleted), so no frames can be made from it."
+# Stored with a failed result in English, translated when shown (PixelArt.error_text).
+SOURCE_MISSING = gettext_noop(
+    "The source video is no longer in storage (it may have been deleted), so no frames can be made from it."
+)
 
 OUTPUT_NAMES = {
     "sprite_sheet": "sprite-sheet.png",
@@ -61,7 +66,7 @@ def request_pixel_art(*, user, source: HistoryItem, options: Options) -> tuple[P
     being made) instead of a second one; one whose worker died is started again.
     A suspended user gets earlier results but starts nothing new (AccountSuspended)."""
     if source.user_id != user.pk:
-        raise PixelArtRefused("Not your video.")
+        raise PixelArtRefused(_("Not your video."))
     check_source(source)
     key = settings_key(source=source, options=options)
     existing = _live(source, key)
@@ -87,7 +92,7 @@ def check_source(source: HistoryItem) -> None:
     """Raise PixelArtRefused unless `source` is a finished video (callers may check
     before validating settings that depend on the video)."""
     if source.task.status != TaskStatus.COMPLETED or not source.video:
-        raise PixelArtRefused("Only a finished video can be turned into pixel art.")
+        raise PixelArtRefused(_("Only a finished video can be turned into pixel art."))
 
 
 def _live(source: HistoryItem, key: str) -> PixelArt | None:
@@ -214,7 +219,7 @@ def request_last_frame(*, user, source: HistoryItem) -> LastFrame:
     """The last frame of this video file: the one taken before, or one a worker is
     asked to take now (again, when the earlier attempt failed or its worker died)."""
     if source.user_id != user.pk:
-        raise PixelArtRefused("Not your video.")
+        raise PixelArtRefused(_("Not your video."))
     check_source(source)
     with transaction.atomic():
         frame, created = LastFrame.objects.get_or_create(source=source, video_key=video_key(source))

@@ -45,9 +45,9 @@ def new(request: HttpRequest, item_id) -> HttpResponse:
                 form.add_error(None, refused.message)
             else:
                 if reused:
-                    messages.info(request, "You asked for these settings before; here is that result.")
+                    messages.info(request, _("You asked for these settings before; here is that result."))
                 else:
-                    messages.success(request, "Making your pixel art. You can leave this page; it will be here.")
+                    messages.success(request, _("Making your pixel art. You can leave this page; it will be here."))
                 return redirect(_detail_url(item))
     else:
         form = PixelArtForm(source=item)
@@ -82,7 +82,7 @@ def serve_output(request: HttpRequest, art: PixelArt, name: str) -> HttpResponse
     sheet and the GIF show in the browser; the JSON and the ZIP download."""
     found = output_file(art, name)
     if found is None:
-        raise Http404("No such file.")
+        raise Http404(_("No such file."))
     stored, download_name = found
     return serve_private_file(request, file=stored, filename=download_name, as_attachment=name.endswith((".zip", ".json")))
 
@@ -100,7 +100,7 @@ def frame(request: HttpRequest, art_id, index: int) -> HttpResponse:
     try:
         image = frame_image(art, index)
     except LookupError:
-        raise Http404("No such frame.") from None
+        raise Http404(_("No such frame.")) from None
     return HttpResponse(png_bytes(image), content_type="image/png")
 
 
@@ -120,6 +120,6 @@ def last_frame(request: HttpRequest, item_id) -> HttpResponse:
     if frame.status == PixelArtStatus.COMPLETED:
         return redirect(reverse("generation:generate") + f"?frame=video:{item.pk}")
     if frame.status == PixelArtStatus.FAILED:
-        messages.error(request, _("The last frame could not be taken: %(reason)s") % {"reason": frame.error_message})
+        messages.error(request, _("The last frame could not be taken: %(reason)s") % {"reason": frame.error_text})
         return redirect("history:detail", item.pk)
     return render(request, "pixelart/last_frame.html", {"item": item, "refresh_seconds": 1})

@@ -220,3 +220,27 @@ def test_deleting_the_video_deletes_its_pixel_art_and_files(signed_in, user, vid
         assert signed_in.post(reverse("history:delete", args=[video.pk])).status_code == 302
     assert not PixelArt.objects.exists() and not LastFrame.objects.exists()
     assert not any((settings.MEDIA_ROOT / name).exists() for name in names)
+
+
+def test_the_pixel_art_pages_in_korean(signed_in, user, video):
+    from pixelart.services import SOURCE_MISSING, fail_pixel_art
+
+    form = signed_in.get(reverse("pixelart:new", args=[video.pk]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "이 영상으로 픽셀 아트 만들기" in form and "픽셀 아트 만들기</button>" in form
+    assert "초당 프레임 수" in form and "적응형 (영상에서 추출)" in form and "가운데를 잘라내기" in form
+    assert "Frames per second" not in form and "Make pixel art" not in form
+
+    refused = signed_in.post(
+        reverse("pixelart:new", args=[video.pk]), {"size": "64", "width": "100"}, HTTP_ACCEPT_LANGUAGE="ko"
+    ).content.decode()
+    assert "정사각형 크기와 너비 중 하나만 선택하세요." in refused
+
+    done = finished_art(user, video, size=16, frames=2, palette="game-boy")
+    failed, _ = request_pixel_art(user=user, source=video, options=Options(size=24, frames=1))
+    fail_pixel_art(pixel_art_id=failed.pk, message=SOURCE_MISSING)
+    section = signed_in.get(reverse("pixelart:section", args=[video.pk]), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "스프라이트 시트 (PNG)" in section and "입력 이미지로 사용" in section
+    assert f"16×16 프레임 {done.frame_count}개" in section and "프레임 2개" in section
+    assert "원본 영상이 더 이상 저장소에 없어" in section and SOURCE_MISSING not in section
+    english = signed_in.get(reverse("pixelart:section", args=[video.pk])).content.decode()
+    assert f"{done.frame_count} frames of 16×16" in english and SOURCE_MISSING in english
