@@ -14,6 +14,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,26 +50,26 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body("too_large", "The request body is too large."), status=413)
+        return Response(error_body("too_large", _("The request body is too large.")), status=413)
     if isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
-        return Response(error_body("bad_request", "The request could not be read."), status=400)
+        return Response(error_body("bad_request", _("The request could not be read.")), status=400)
     response = drf_exception_handler(exc, context)
     if response is None:
         # A bug: keep the traceback in the log, give the client the same shape.
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
-        return Response(error_body("internal_error", "Something went wrong on our side."), status=500)
+        return Response(error_body("internal_error", _("Something went wrong on our side.")), status=500)
     if isinstance(exc, exceptions.ValidationError):
         fields, message = _validation_fields(response.data)
         response.data = error_body("invalid", message, fields)
         return response
     if isinstance(exc, (Http404, exceptions.NotFound)):
-        code, message = "not_found", "Not found."
+        code, message = "not_found", _("Not found.")
     elif isinstance(exc, PermissionDenied):
-        code, message = "permission_denied", "You may not do that."
+        code, message = "permission_denied", _("You may not do that.")
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         code = code if isinstance(code, str) else "error"
-        message = str(exc.detail) if isinstance(exc, exceptions.APIException) else "Error."
+        message = str(exc.detail) if isinstance(exc, exceptions.APIException) else _("Error.")
     response.data = error_body(code, message)
     return response
 
@@ -76,7 +77,7 @@ def exception_handler(exc, context):
 def _validation_fields(data) -> tuple[dict, str]:
     if not isinstance(data, dict):
         messages = [str(item) for item in data] if isinstance(data, list) else [str(data)]
-        return {}, " ".join(messages) or "The input is not valid."
+        return {}, " ".join(messages) or _("The input is not valid.")
     fields = {}
     general = []
     for key, value in data.items():
@@ -85,7 +86,7 @@ def _validation_fields(data) -> tuple[dict, str]:
             general.extend(messages)
         else:
             fields[key] = messages
-    message = " ".join(general) if general else "Some fields are not valid; see `fields`."
+    message = " ".join(general) if general else _("Some fields are not valid; see `fields`.")
     return fields, message
 
 

@@ -6,6 +6,8 @@ import codecs
 import json
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
@@ -13,7 +15,7 @@ from rest_framework.parsers import JSONParser
 class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "too_large"
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
 
 
 class BoundedJSONParser(JSONParser):
@@ -25,13 +27,13 @@ class BoundedJSONParser(JSONParser):
         limit = settings.API_JSON_MAX_BYTES
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
-            raise BodyTooLarge(f"A JSON body may be at most {limit // 1024} KB.")
+            raise BodyTooLarge(_("A JSON body may be at most %(size)s KB.") % {"size": limit // 1024})
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
             text = codecs.decode(raw, encoding)
             return json.loads(text, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
-            raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from None
+            raise exceptions.ParseError(_("JSON parse error - %(detail)s") % {"detail": str(exc)[:200]}) from None
 
 
 def _refuse_constant(name: str):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -49,11 +50,11 @@ class PixelArtRequestSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
+            raise serializers.ValidationError({"non_field_errors": [_("Send a JSON object.")]})
         unknown = sorted(set(data) - set(self.fields))
         values = super().to_internal_value(data)
         if unknown:
-            raise serializers.ValidationError({name: ["Not an option."] for name in unknown})
+            raise serializers.ValidationError({name: [_("Not an option.")] for name in unknown})
         form = PixelArtForm(data={k: v for k, v in values.items() if v is not None}, source=self.context["source"])
         if not form.is_valid():
             raise serializers.ValidationError(
@@ -76,6 +77,7 @@ class PixelArtSerializer(serializers.ModelSerializer):
     gif_url = serializers.SerializerMethodField()
     zip_url = serializers.SerializerMethodField()
     metadata_url = serializers.SerializerMethodField(help_text="The sheet's JSON description (Aseprite / TexturePacker layout).")
+    error_message = serializers.CharField(source="error_text", read_only=True, help_text="Why it failed, in the request's language.")
 
     class Meta:
         model = PixelArt

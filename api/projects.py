@@ -3,6 +3,7 @@ services as the project pages."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -143,7 +144,7 @@ class ProjectViewSet(
         found = {item.pk: item for item in history_for(request.user).filter(pk__in=wanted)}
         missing = [str(pk) for pk in wanted if pk not in found]
         if missing:
-            raise ValidationError({"items": [f"Not one of your videos: {', '.join(missing)}."]})
+            raise ValidationError({"items": [_("Not one of your videos: %(ids)s.") % {"ids": ", ".join(missing)}]})
         try:
             services.add_to_project(user=request.user, project=project, items=[found[pk] for pk in wanted])
         except services.ProjectRefused as refused:
@@ -173,10 +174,10 @@ class ProjectViewSet(
         body.is_valid(raise_exception=True)
         target = own_project(request.user, body.validated_data["project"])
         if target is None:
-            raise ValidationError({"project": ["Not one of your projects."]})
+            raise ValidationError({"project": [_("Not one of your projects.")]})
         try:
             if slot.item_id is None:
-                raise services.ProjectRefused("That slot is empty.")
+                raise services.ProjectRefused(_("That slot is empty."))
             if copy:
                 services.copy_item(user=request.user, item=slot.item, target=target)
             else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -78,12 +79,12 @@ class JobCreateSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object (or a form)."]})
+            raise serializers.ValidationError({"non_field_errors": [_("Send a JSON object (or a form).")]})
         # Nothing sent is dropped without a word: a misspelt or unsupported field is refused.
         unknown = sorted(set(data) - set(self.fields) - IGNORED_FIELDS)
         if unknown:
             raise serializers.ValidationError(
-                {name: [f"Unknown field. Jobs take: {', '.join(self.fields)}."] for name in unknown}
+                {name: [_("Unknown field. Jobs take: %(fields)s.") % {"fields": ", ".join(self.fields)}] for name in unknown}
             )
         errors = {}
         for name, field in self.fields.items():
@@ -106,7 +107,7 @@ class JobCreateSerializer(serializers.Serializer):
         if data.get("project"):
             kwargs["project"] = own_project(request.user, data.get("project"))
             if kwargs["project"] is None:
-                raise serializers.ValidationError({"project": ["Not one of your projects."]})
+                raise serializers.ValidationError({"project": [_("Not one of your projects.")]})
         return kwargs
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
@@ -171,7 +171,7 @@ class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             new = retry_task(task=task)
         except TransitionRefused:
             raise conflict(
-                "not_retryable", "Only a failed or cancelled task can be retried, once; retry its newest attempt."
+                "not_retryable", _("Only a failed or cancelled task can be retried, once; retry its newest attempt.")
             ) from None
         except CreditRefused as refused:
             raise credit_error(refused) from refused
@@ -249,5 +249,5 @@ class TokenView(APIView):
         if user is None:
             if getattr(django_request, "axes_locked_out", False):
                 raise ApiError(status_code=429, code="locked_out", message=LOCKOUT_MESSAGE)
-            raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
+            raise ValidationError({"non_field_errors": [_("Unable to log in with provided credentials.")]})
         return Response(TokenSerializer({"token": token_for(user=user)}).data)

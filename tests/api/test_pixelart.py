@@ -143,3 +143,28 @@ def test_a_suspended_account_is_403_and_files_go_out_the_way_videos_do(api, user
     response = api.post(f"/api/history/{video.pk}/pixel-art/", {"size": 16, "frames": 3}, format="json")
     assert response.status_code == 403 and error_of(response)["code"] == "account_suspended"
     assert PixelArt.objects.count() == 1 and not queued_tasks()
+
+
+def test_errors_and_a_stored_failure_are_said_in_the_requests_language(api, user, video):
+    from pixelart.services import SOURCE_MISSING, fail_pixel_art
+
+    url = f"/api/history/{video.pk}/pixel-art/"
+    both = {"size": 64, "width": 100, "shade": 1}
+    korean = error_of(api.post(url, both, format="json", HTTP_ACCEPT_LANGUAGE="ko"))
+    assert korean["fields"] == {"shade": ["없는 옵션입니다."]}
+    korean = error_of(api.post(url, {"size": 64, "width": 100}, format="json", HTTP_ACCEPT_LANGUAGE="ko"))
+    assert korean["fields"]["width"] == ["정사각형 크기와 너비 중 하나만 선택하세요."]
+    english = error_of(api.post(url, {"size": 64, "width": 100}, format="json"))
+    assert english["fields"]["width"] == ["Choose a square size or a width, not both."]
+
+    unfinished = make_task(user=user, status=TaskStatus.QUEUED).history_item
+    refused = api.post(f"/api/history/{unfinished.pk}/pixel-art/", {}, format="json", HTTP_ACCEPT_LANGUAGE="ko")
+    assert refused.status_code == 409 and error_of(refused)["message"] == "완료된 영상만 픽셀 아트로 만들 수 있습니다."
+
+    # A failure is stored in English and read in the reader's language.
+    art_id = api.post(url, {"size": 16, "frames": 1}, format="json").json()["id"]
+    assert fail_pixel_art(pixel_art_id=art_id, message=SOURCE_MISSING)
+    assert PixelArt.objects.get(pk=art_id).error_message == SOURCE_MISSING
+    read = api.get(f"/api/pixel-art/{art_id}/", HTTP_ACCEPT_LANGUAGE="ko").json()
+    assert read["status"] == "failed" and read["error_message"].startswith("원본 영상이 더 이상 저장소에 없어")
+    assert api.get(f"/api/pixel-art/{art_id}/").json()["error_message"] == SOURCE_MISSING

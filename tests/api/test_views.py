@@ -430,3 +430,24 @@ def test_the_browsable_api_renders(user, client):
     client.force_login(user)
     response = client.get("/api/jobs/", headers={"Accept": "text/html"})
     assert response.status_code == 200 and b"Job List" in response.content
+
+
+def test_not_enough_credits_is_said_in_the_requests_language(api, user):
+    fund(user, 1)
+    korean = api.post(JOBS, {"prompt": "a fox", "model": "kling-3-t2v", "styles": ["anime", "noir"]}, format="json", HTTP_ACCEPT_LANGUAGE="ko")
+    assert korean.status_code == 402
+    error = error_of(korean)
+    assert error["code"] == "insufficient_credits"
+    assert error["message"] == "크레딧이 부족합니다. 2 크레딧이 필요하지만 잔액은 1입니다. 영상 수를 줄이거나 크레딧을 더 요청하세요."
+    english = api.post(JOBS, {"prompt": "a fox", "model": "kling-3-t2v", "styles": ["anime", "noir"]}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 402 and error_of(english)["message"].startswith("Not enough credits: this needs 2 credits")
+    assert not Job.objects.exists()
+
+
+def test_our_own_error_messages_follow_the_requests_language(api):
+    response = api.post(JOBS, {"prompt": "a fox", "model": "kling-3-t2v", "colour": "red"}, format="json", HTTP_ACCEPT_LANGUAGE="ko")
+    error = error_of(response)
+    assert response.status_code == 400 and error["message"] == "일부 필드가 올바르지 않습니다. `fields`를 확인하세요."
+    assert error["fields"]["colour"][0].startswith("알 수 없는 필드입니다.")
+    missing = api.get("/api/jobs/00000000-0000-0000-0000-000000000000/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert missing.status_code == 404 and error_of(missing)["message"] == "찾을 수 없습니다."
