@@ -18,3 +18,14 @@ def error_of(response) -> dict:
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return body["error"]
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """A request in Korean activates Korean on the thread, and the test client leaves it
+    active; the next test starts in the default language again."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
