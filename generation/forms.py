@@ -1,9 +1,10 @@
 from django import forms
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from generation.catalog import DEFAULT_MODEL_KEY, MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
+from generation.durations import seconds_choice, seconds_choice_lazy
 from generation.planning import MAX_VIDEOS_PER_JOB, JobMode, Plan
 from generation.request_keys import REQUEST_KEY_MAX_LENGTH
 from generation.rules import NON_FIELD, RequestRefused, check_plan, check_request
@@ -14,7 +15,7 @@ ALL_RATIOS = list(dict.fromkeys(r for m in MODELS for r in m.aspect_ratios))
 ALL_RESOLUTIONS = list(dict.fromkeys(r for m in MODELS for r in m.resolutions))
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 PLAN_FIELDS = ("model", "styles", "aspect_ratios", "mode", "count", "seed")
-AUDIO_CHOICES = [("on", "With sound"), ("off", "Silent")]
+AUDIO_CHOICES = [("on", _("With sound")), ("off", _("Silent"))]
 
 
 def _audio(value: str) -> bool | None:
@@ -32,17 +33,17 @@ class PlanForm(forms.Form):
         choices=[(s.key, s.label) for s in STYLES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Each adds its look to the prompt. None chosen: your prompt as written.",
+        help_text=_("Each adds its look to the prompt. None chosen: your prompt as written."),
     )
     aspect_ratios = forms.MultipleChoiceField(
         choices=[(r, r) for r in ALL_RATIOS],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Aspect ratios",
-        help_text="None chosen: the model's default.",
+        label=_("Aspect ratios"),
+        help_text=_("None chosen: the model's default."),
     )
     mode = forms.ChoiceField(
-        choices=JobMode.choices, initial=JobMode.SINGLE, required=False, widget=forms.RadioSelect, label="Make"
+        choices=JobMode.choices, initial=JobMode.SINGLE, required=False, widget=forms.RadioSelect, label=_("Make")
     )
     count = forms.TypedChoiceField(
         choices=[(n, str(n)) for n in range(1, MAX_VIDEOS_PER_JOB + 1)],
@@ -50,10 +51,10 @@ class PlanForm(forms.Form):
         empty_value=None,
         initial=4,
         required=False,
-        label="Number of videos",
-        help_text="Spread over the chosen styles and ratios, in turn.",
+        label=_("Number of videos"),
+        help_text=_("Spread over the chosen styles and ratios, in turn."),
     )
-    seed = forms.IntegerField(required=False, help_text="Same seed, similar video.")
+    seed = forms.IntegerField(required=False, label=_("Seed"), help_text=_("Same seed, similar video."))
 
     plan: Plan | None = None
 
@@ -98,18 +99,20 @@ class GenerationForm(PlanForm):
 
     prompt = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A red fox running through fresh snow at dawn"}),
+        label=_("Prompt"),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("A red fox running through fresh snow at dawn")}),
     )
     duration = forms.TypedChoiceField(
-        choices=[(d, f"{d} seconds") for d in ALL_DURATIONS], coerce=int, required=False, empty_value=None
+        choices=[(d, seconds_choice_lazy(d)) for d in ALL_DURATIONS], coerce=int, required=False, empty_value=None,
+        label=_("Duration"),
     )
-    resolution = forms.ChoiceField(choices=[(r, r) for r in ALL_RESOLUTIONS], required=False)
-    audio = forms.ChoiceField(choices=AUDIO_CHOICES, required=False, label="Sound")
+    resolution = forms.ChoiceField(choices=[(r, r) for r in ALL_RESOLUTIONS], required=False, label=_("Resolution"))
+    audio = forms.ChoiceField(choices=AUDIO_CHOICES, required=False, label=_("Sound"))
     negative_prompt = forms.CharField(
-        required=False, label="Avoid", widget=forms.TextInput(attrs={"placeholder": "blur, text, watermark"})
+        required=False, label=_("Avoid"), widget=forms.TextInput(attrs={"placeholder": _("blur, text, watermark")})
     )
-    image = forms.ImageField(required=False, help_text="PNG, JPEG or WebP, up to 10 MB.")
-    end_image = forms.ImageField(required=False, label="Last frame", help_text="Optional: the image the video ends on.")
+    image = forms.ImageField(required=False, label=_("Input image"), help_text=_("PNG, JPEG or WebP, up to 10 MB."))
+    end_image = forms.ImageField(required=False, label=_("Last frame"), help_text=_("Optional: the image the video ends on."))
     # The page's one-time key: pressing Generate twice, or sending the page again,
     # makes one job (see generation.request_keys). The template writes it.
     request_key = forms.CharField(required=False, max_length=REQUEST_KEY_MAX_LENGTH, widget=forms.HiddenInput)
@@ -136,7 +139,7 @@ class GenerationForm(PlanForm):
     def follow_model(self) -> None:
         """Offer the chosen model's own choices, with its defaults."""
         spec = self.spec
-        self.fields["duration"].choices = [(d, f"{d} seconds") for d in spec.durations]
+        self.fields["duration"].choices = [(d, seconds_choice(d)) for d in spec.durations]
         self.fields["aspect_ratios"].choices = [(r, r) for r in spec.aspect_ratios]
         self.fields["resolution"].choices = [(r, r) for r in spec.resolutions]
         if not self.is_bound:
@@ -147,7 +150,7 @@ class GenerationForm(PlanForm):
 
     def full_clean(self):
         # Validate against every model's values; the rules say which this model takes.
-        self.fields["duration"].choices = [(d, f"{d} seconds") for d in ALL_DURATIONS]
+        self.fields["duration"].choices = [(d, seconds_choice(d)) for d in ALL_DURATIONS]
         self.fields["aspect_ratios"].choices = [(r, r) for r in ALL_RATIOS]
         self.fields["resolution"].choices = [(r, r) for r in ALL_RESOLUTIONS]
         super().full_clean()
@@ -158,17 +161,21 @@ class GenerationForm(PlanForm):
         if not image:
             return None
         if image.size > settings.INPUT_IMAGE_MAX_BYTES:
-            raise forms.ValidationError(f"The image is larger than {settings.INPUT_IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+            raise forms.ValidationError(
+                gettext("The image is larger than %(size)s MB.") % {"size": settings.INPUT_IMAGE_MAX_BYTES // (1024 * 1024)}
+            )
         try:
             image.seek(0)
             with Image.open(image) as picture:
                 kind, (width, height) = picture.format, picture.size
         except (UnidentifiedImageError, OSError):
-            raise forms.ValidationError("That file is not an image we can read.") from None
+            raise forms.ValidationError(gettext("That file is not an image we can read.")) from None
         if kind not in IMAGE_FORMATS:
-            raise forms.ValidationError("Use a PNG, JPEG or WebP image.")
+            raise forms.ValidationError(gettext("Use a PNG, JPEG or WebP image."))
         if not (256 <= min(width, height) and max(width, height) <= 4096):
-            raise forms.ValidationError("The image must be at least 256 px on its short side and at most 4096 px on its long side.")
+            raise forms.ValidationError(
+                gettext("The image must be at least 256 px on its short side and at most 4096 px on its long side.")
+            )
         image.seek(0)
         return image
 

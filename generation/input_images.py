@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 
@@ -51,27 +52,36 @@ def image_problems(*, limits: ImageLimits, image) -> list[str]:
     problems: list[str] = []
     max_bytes = min(limits.max_bytes or settings.INPUT_IMAGE_MAX_BYTES, settings.INPUT_IMAGE_MAX_BYTES)
     if image.size > max_bytes:
-        problems.append(f"The image is larger than {_megabytes(max_bytes)}.")
+        problems.append(_("The image is larger than %(size)s.") % {"size": _megabytes(max_bytes)})
     try:
         image.seek(0)
         with Image.open(image) as picture:
             kind, (width, height) = picture.format, picture.size
     except (UnidentifiedImageError, OSError, ValueError):
-        return problems + ["That file is not an image we can read."]
+        return problems + [_("That file is not an image we can read.")]
     finally:
         image.seek(0)
     if kind not in limits.formats:
         names = [_FORMAT_NAMES.get(name, name) for name in limits.formats]
-        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-        problems.append(f"Use a {listed} image for this model.")
+        if len(names) == 1:
+            listed = names[0]
+        else:
+            listed = _("%(first)s or %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}
+        problems.append(_("Use a %(formats)s image for this model.") % {"formats": listed})
     if min(width, height) < limits.min_side:
-        problems.append(f"The image is {width}×{height} px; this model needs at least {limits.min_side} px on each side.")
+        problems.append(
+            _("The image is %(width)s×%(height)s px; this model needs at least %(min)s px on each side.")
+            % {"width": width, "height": height, "min": limits.min_side}
+        )
     if max(width, height) > limits.max_side:
-        problems.append(f"The image is {width}×{height} px; this model takes at most {limits.max_side} px on its long side.")
+        problems.append(
+            _("The image is %(width)s×%(height)s px; this model takes at most %(max)s px on its long side.")
+            % {"width": width, "height": height, "max": limits.max_side}
+        )
     aspect = width / height
     if not limits.min_aspect <= aspect <= limits.max_aspect:
         problems.append(
-            f"The image's shape ({_ratio(aspect)}) is outside what this model takes "
-            f"({_ratio(limits.min_aspect)} to {_ratio(limits.max_aspect)})."
+            _("The image's shape (%(shape)s) is outside what this model takes (%(min)s to %(max)s).")
+            % {"shape": _ratio(aspect), "min": _ratio(limits.min_aspect), "max": _ratio(limits.max_aspect)}
         )
     return problems

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from generation.catalog import get_model, model_choices
 # The state machine lives with the function that moves a task; its names are also
@@ -23,15 +24,15 @@ from generation.transitions import (  # noqa: F401
 
 
 class ErrorKind(models.TextChoices):
-    VALIDATION = "validation", "Invalid request"
-    RATE_LIMIT = "rate_limit", "Rate limited"
-    QUOTA = "quota", "Quota exceeded"
-    NETWORK = "network", "Network error"
-    PROVIDER = "provider", "Provider error"
-    DOWNLOAD = "download", "Download failed"
-    TIMEOUT = "timeout", "Timed out"
-    CANCELLED = "cancelled", "Cancelled"
-    INTERNAL = "internal", "Internal error"
+    VALIDATION = "validation", _("Invalid request")
+    RATE_LIMIT = "rate_limit", _("Rate limited")
+    QUOTA = "quota", _("Quota exceeded")
+    NETWORK = "network", _("Network error")
+    PROVIDER = "provider", _("Provider error")
+    DOWNLOAD = "download", _("Download failed")
+    TIMEOUT = "timeout", _("Timed out")
+    CANCELLED = "cancelled", _("Cancelled")
+    INTERNAL = "internal", _("Internal error")
 
 
 class Job(models.Model):
@@ -225,6 +226,12 @@ class Task(models.Model):
             return get_model(self.made_with).label
         except KeyError:
             return self.made_with
+
+    @property
+    def error_text(self) -> str:
+        """Why the attempt failed or was cancelled, as the user reads it, in the active
+        language (`error_message` keeps the English for staff)."""
+        return self.error_message
 
     @property
     def can_retry(self) -> bool:

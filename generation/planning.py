@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from generation.catalog import ModelSpec
 from generation.styles import NO_STYLE
@@ -24,8 +25,8 @@ SEED_LIMIT = 2**31  # seeds are 0 .. 2**31 - 1 everywhere we pass them on
 
 
 class JobMode(models.TextChoices):
-    SINGLE = "single", "Every combination once"
-    BATCH = "batch", "A number of videos"
+    SINGLE = "single", _("Every combination once")
+    BATCH = "batch", _("A number of videos")
 
 
 @dataclass(frozen=True)
@@ -62,21 +63,37 @@ class Plan:
 
     def describe(self) -> str:
         """The line the form shows: "3 styles × 2 aspect ratios = 6 videos · 6 credits"."""
-        axes = plural(len(self.styles), "style")
+        axes = _count(ngettext("%(n)s style", "%(n)s styles", len(self.styles)), len(self.styles))
         if self.aspect_ratios != ("",):
-            axes += f" × {plural(len(self.aspect_ratios), 'aspect ratio')}"
-        cost = plural(self.credits, "credit")
+            ratios = len(self.aspect_ratios)
+            axes = gettext("%(styles)s × %(ratios)s") % {
+                "styles": axes, "ratios": _count(ngettext("%(n)s aspect ratio", "%(n)s aspect ratios", ratios), ratios),
+            }
+        cost = _count(ngettext("%(n)s credit", "%(n)s credits", self.credits), self.credits)
+        videos = _count(ngettext("%(n)s video", "%(n)s videos", self.count), self.count)
         if self.mode == JobMode.SINGLE:
-            return f"{axes} = {plural(self.count, 'video')} · {cost}"
+            return gettext("%(axes)s = %(videos)s · %(cost)s") % {"axes": axes, "videos": videos, "cost": cost}
+        combinations = _count(
+            ngettext("%(n)s combination", "%(n)s combinations", self.combinations), self.combinations
+        )
         if self.repeats:
-            again = self.count - self.combinations
-            spread = f"{plural(self.combinations, 'combination')}, {again} repeated with new seeds"
+            spread = gettext("%(combinations)s, %(again)s repeated with new seeds") % {
+                "combinations": combinations, "again": self.count - self.combinations,
+            }
         else:
-            spread = f"{self.count} of {plural(self.combinations, 'combination')}"
-        return f"{plural(self.count, 'video')} over {axes} ({spread}) · {cost}"
+            spread = gettext("%(count)s of %(combinations)s") % {"count": self.count, "combinations": combinations}
+        return gettext("%(videos)s over %(axes)s (%(spread)s) · %(cost)s") % {
+            "videos": videos, "axes": axes, "spread": spread, "cost": cost,
+        }
+
+
+def _count(text: str, number: int) -> str:
+    return text % {"n": number}
 
 
 def plural(number: int, noun: str) -> str:
+    """English only ("3 videos"): for staff-facing text. What users read goes through
+    ngettext instead."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 

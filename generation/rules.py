@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from generation.catalog import MODELS, PROMPT_MAX_CHARS, ModelSpec, get_model
 from generation.input_images import image_problems
 from generation.planning import MAX_VIDEOS_PER_JOB, SEED_LIMIT, JobMode, Plan, Variant, plan_job
@@ -71,14 +73,16 @@ class _Errors(dict):
 
 def _choices(values: Sequence) -> str:
     values = [str(value) for value in values]
-    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+    if len(values) == 1:
+        return values[0]
+    return _("%(first)s or %(last)s") % {"first": ", ".join(values[:-1]), "last": values[-1]}
 
 
 def _model(model_key: str, errors: _Errors) -> ModelSpec | None:
     try:
         return get_model(model_key)
     except KeyError:
-        errors.add("model", f"Choose one of the models: {', '.join(m.key for m in MODELS)}.")
+        errors.add("model", _("Choose one of the models: %(models)s.") % {"models": ", ".join(m.key for m in MODELS)})
         return None
 
 
@@ -88,33 +92,40 @@ def _plan_rules(
 ) -> Plan | None:
     unknown = [style for style in styles if style not in STYLE_KEYS]
     if unknown:
-        errors.add("styles", f"Unknown style {_choices(unknown)}; choose from {', '.join(sorted(STYLE_KEYS))}.")
+        errors.add("styles", _("Unknown style %(unknown)s; choose from %(styles)s.") % {
+            "unknown": _choices(unknown), "styles": ", ".join(sorted(STYLE_KEYS)),
+        })
     if aspect_ratios and not spec.aspect_ratios:
-        shape = "keeps the shape of your image" if spec.takes_image else "makes one frame shape"
-        errors.add("aspect_ratios", f"{spec.label} {shape} and takes no aspect ratio.")
+        if spec.takes_image:
+            message = _("%(model)s keeps the shape of your image and takes no aspect ratio.")
+        else:
+            message = _("%(model)s makes one frame shape and takes no aspect ratio.")
+        errors.add("aspect_ratios", message % {"model": spec.label})
     unsupported = [ratio for ratio in aspect_ratios if spec.aspect_ratios and ratio not in spec.aspect_ratios]
     if unsupported:
-        errors.add("aspect_ratios", f"{spec.label} supports {', '.join(spec.aspect_ratios)}.")
+        errors.add("aspect_ratios", _("%(model)s supports %(ratios)s.") % {"model": spec.label, "ratios": ", ".join(spec.aspect_ratios)})
     if mode not in JobMode.values:
-        errors.add("mode", f"Choose {_choices(JobMode.values)}.")
+        errors.add("mode", _("Choose %(modes)s.") % {"modes": _choices(JobMode.values)})
     elif mode == JobMode.BATCH:
         if count is None:
-            errors.add("count", "Choose how many videos to make.")
+            errors.add("count", _("Choose how many videos to make."))
         elif not 1 <= count <= MAX_VIDEOS_PER_JOB:
-            errors.add("count", f"Make between 1 and {MAX_VIDEOS_PER_JOB} videos.")
+            errors.add("count", _("Make between 1 and %(max)s videos.") % {"max": MAX_VIDEOS_PER_JOB})
     if seed is not None:
         if not spec.seed:
-            errors.add("seed", f"{spec.label} takes no seed; clear it or choose a model that does.")
+            errors.add("seed", _("%(model)s takes no seed; clear it or choose a model that does.") % {"model": spec.label})
         elif not 0 <= seed < SEED_LIMIT:
-            errors.add("seed", f"A seed is a whole number from 0 to {SEED_LIMIT - 1}.")
+            errors.add("seed", _("A seed is a whole number from 0 to %(max)s.") % {"max": SEED_LIMIT - 1})
     if errors:
         return None
     plan = plan_job(spec=spec, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count or 1, seed=seed)
     if plan.count > MAX_VIDEOS_PER_JOB:
         errors.add(
             NON_FIELD,
-            f"{plan.describe()}: a job makes at most {MAX_VIDEOS_PER_JOB} videos. "
-            "Choose fewer styles or ratios, or make a number of videos instead.",
+            _(
+                "%(plan)s: a job makes at most %(max)s videos. "
+                "Choose fewer styles or ratios, or make a number of videos instead."
+            ) % {"plan": plan.describe(), "max": MAX_VIDEOS_PER_JOB},
         )
         return None
     return plan
@@ -161,35 +172,35 @@ def check_request(
 
     prompt = " ".join((prompt or "").split())
     if not has_visible_text(prompt):
-        errors.add("prompt", "Describe the video you want.")
+        errors.add("prompt", _("Describe the video you want."))
     elif len(prompt) > PROMPT_MAX_CHARS:
-        errors.add("prompt", f"Keep the prompt to {PROMPT_MAX_CHARS} characters (it has {len(prompt)}).")
+        errors.add("prompt", _("Keep the prompt to %(max)s characters (it has %(length)s).") % {"max": PROMPT_MAX_CHARS, "length": len(prompt)})
 
     if duration is None:
         duration = spec.default_duration
     elif duration not in spec.durations:
-        errors.add("duration", f"{spec.label} makes videos of {_choices(spec.durations)} seconds.")
+        errors.add("duration", _("%(model)s makes videos of %(durations)s seconds.") % {"model": spec.label, "durations": _choices(spec.durations)})
 
     if not resolution:
         resolution = spec.default_resolution
     elif resolution not in spec.resolutions:
         if spec.resolutions:
-            errors.add("resolution", f"{spec.label} makes {_choices(spec.resolutions)} videos.")
+            errors.add("resolution", _("%(model)s makes %(resolutions)s videos.") % {"model": spec.label, "resolutions": _choices(spec.resolutions)})
         else:
-            errors.add("resolution", f"{spec.label} has one resolution; leave it empty.")
+            errors.add("resolution", _("%(model)s has one resolution; leave it empty.") % {"model": spec.label})
 
     if audio is None:
         audio = spec.default_audio if spec.audio else None
     elif audio and not spec.audio:
-        errors.add("audio", f"{spec.label} makes silent videos; turn sound off or choose a model with sound.")
+        errors.add("audio", _("%(model)s makes silent videos; turn sound off or choose a model with sound.") % {"model": spec.label})
     elif not spec.audio:
         audio = None
 
     negative_prompt = (negative_prompt or "").strip()
     if negative_prompt and not spec.negative_prompt:
-        errors.add("negative_prompt", f"{spec.label} takes nothing to avoid; clear it or choose a model that does.")
+        errors.add("negative_prompt", _("%(model)s takes nothing to avoid; clear it or choose a model that does.") % {"model": spec.label})
     elif len(negative_prompt) > PROMPT_MAX_CHARS:
-        errors.add("negative_prompt", f"Keep it to {PROMPT_MAX_CHARS} characters.")
+        errors.add("negative_prompt", _("Keep it to %(max)s characters.") % {"max": PROMPT_MAX_CHARS})
 
     if not errors.keys() & {"duration", "resolution", "audio"}:
         combination = spec.combination_refused(
@@ -199,11 +210,11 @@ def check_request(
             errors.add("duration", combination)
 
     if spec.requires_image and not image:
-        errors.add("image", f"{spec.label} needs an input image.")
+        errors.add("image", _("%(model)s needs an input image.") % {"model": spec.label})
     if image and not spec.takes_image:
-        errors.add("image", f"{spec.label} makes videos from text only; choose an image-to-video model or remove the image.")
+        errors.add("image", _("%(model)s makes videos from text only; choose an image-to-video model or remove the image.") % {"model": spec.label})
     if end_image and not spec.takes_end_image:
-        errors.add("end_image", f"{spec.label} takes no last-frame image; remove it or choose a model that does.")
+        errors.add("end_image", _("%(model)s takes no last-frame image; remove it or choose a model that does.") % {"model": spec.label})
 
     plan = _plan_rules(spec, errors, styles=styles, aspect_ratios=aspect_ratios, mode=mode, count=count, seed=seed)
     if plan is not None and prompt:
@@ -211,8 +222,10 @@ def check_request(
         if len(longest) > PROMPT_MAX_CHARS:
             errors.add(
                 "prompt",
-                f"With the chosen styles the prompt would be {len(longest)} characters; "
-                f"shorten it by {len(longest) - PROMPT_MAX_CHARS} or choose other styles.",
+                _(
+                    "With the chosen styles the prompt would be %(length)s characters; "
+                    "shorten it by %(over)s or choose other styles."
+                ) % {"length": len(longest), "over": len(longest) - PROMPT_MAX_CHARS},
             )
     if errors:
         raise RequestRefused(dict(errors))

@@ -15,6 +15,7 @@ from uuid import UUID
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, ngettext
 
 from accounts.services import ensure_may_start
 from credits.models import EntryKind
@@ -22,7 +23,7 @@ from credits.selectors import entries_for_tasks
 from credits.services import reserve_for_tasks
 from generation.fal_errors import FalFailure, model_failure_message, read_webhook_error
 from generation.models import ErrorKind, Job, Task, TaskStatus
-from generation.planning import SEED_LIMIT, JobMode, plan_job, plural
+from generation.planning import SEED_LIMIT, JobMode, plan_job
 from generation.request_keys import REQUEST_KEY_MAX_LENGTH, RequestKeyReused, request_digest
 from generation.rules import CheckedRequest, RequestRefused, check_input_images, check_request
 from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result, enqueue_submit_task
@@ -76,7 +77,7 @@ def start_generation(
     digest = ""
     if request_key:
         if len(request_key) > REQUEST_KEY_MAX_LENGTH:
-            raise RequestRefused({"request_key": [f"At most {REQUEST_KEY_MAX_LENGTH} characters."]})
+            raise RequestRefused({"request_key": [gettext("At most %(max)s characters.") % {"max": REQUEST_KEY_MAX_LENGTH}]})
         digest = request_digest(
             model_key=model_key, prompt=prompt, duration=duration, styles=styles, aspect_ratios=aspect_ratios,
             aspect_ratio=aspect_ratio, mode=mode, count=count, negative_prompt=negative_prompt, seed=seed,
@@ -89,7 +90,7 @@ def start_generation(
             return earlier
     ensure_may_start(user=user)
     if project is not None and project.user_id != user.pk:
-        raise ProjectRefused("That project is not yours.")
+        raise ProjectRefused(gettext("That project is not yours."))
     if aspect_ratio and not aspect_ratios:
         aspect_ratios = [aspect_ratio]
     checked = check_request(
@@ -353,16 +354,25 @@ class JobCancellation:
     def message(self) -> str:
         parts = []
         if self.cancelled:
-            returned = f" and returned {plural(self.credits_released, 'credit')}" if self.credits_released else ""
-            parts.append(f"Cancelled {plural(self.cancelled, 'video')}{returned}")
+            videos = ngettext("%(n)s video", "%(n)s videos", self.cancelled) % {"n": self.cancelled}
+            if self.credits_released:
+                credits = ngettext("%(n)s credit", "%(n)s credits", self.credits_released) % {"n": self.credits_released}
+                parts.append(gettext("Cancelled %(videos)s and returned %(credits)s") % {"videos": videos, "credits": credits})
+            else:
+                parts.append(gettext("Cancelled %(videos)s") % {"videos": videos})
         if self.asked_provider:
-            parts.append(f"{self.asked_provider} had reached the provider, which was asked to stop")
+            parts.append(gettext("%(count)s had reached the provider, which was asked to stop") % {"count": self.asked_provider})
         if self.finished:
-            parts.append(f"{self.finished} {'was' if self.finished == 1 else 'were'} already finished")
+            parts.append(
+                ngettext("%(count)s was already finished", "%(count)s were already finished", self.finished) % {"count": self.finished}
+            )
         if self.saving:
-            parts.append(f"{self.saving} {'is' if self.saving == 1 else 'are'} being saved and will complete")
+            parts.append(
+                ngettext("%(count)s is being saved and will complete", "%(count)s are being saved and will complete", self.saving)
+                % {"count": self.saving}
+            )
         if not self.cancelled and not self.saving:
-            return "Nothing to cancel: every video of this job has finished."
+            return gettext("Nothing to cancel: every video of this job has finished.")
         return "; ".join(parts) + "."
 
 

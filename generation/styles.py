@@ -3,6 +3,8 @@ phrase to the prompt; "none" leaves the prompt as the user wrote it."""
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 NO_STYLE = "none"
 
 
@@ -14,14 +16,14 @@ class StylePreset:
 
 
 STYLES: tuple[StylePreset, ...] = (
-    StylePreset(NO_STYLE, "No style", ""),
-    StylePreset("cinematic", "Cinematic", "cinematic lighting, shallow depth of field, anamorphic film look"),
-    StylePreset("anime", "Anime", "anime style, cel shading, vibrant colours"),
-    StylePreset("watercolour", "Watercolour", "soft watercolour painting, paper texture, bleeding pigments"),
-    StylePreset("claymation", "Claymation", "stop-motion claymation, handmade clay figures"),
-    StylePreset("noir", "Film noir", "black and white film noir, high contrast, hard shadows"),
-    StylePreset("documentary", "Documentary", "handheld documentary footage, natural light"),
-    StylePreset("retro-neon", "Retro neon", "1980s retro neon, synthwave palette, VHS grain"),
+    StylePreset(NO_STYLE, _("No style"), ""),
+    StylePreset("cinematic", _("Cinematic"), "cinematic lighting, shallow depth of field, anamorphic film look"),
+    StylePreset("anime", _("Anime"), "anime style, cel shading, vibrant colours"),
+    StylePreset("watercolour", _("Watercolour"), "soft watercolour painting, paper texture, bleeding pigments"),
+    StylePreset("claymation", _("Claymation"), "stop-motion claymation, handmade clay figures"),
+    StylePreset("noir", _("Film noir"), "black and white film noir, high contrast, hard shadows"),
+    StylePreset("documentary", _("Documentary"), "handheld documentary footage, natural light"),
+    StylePreset("retro-neon", _("Retro neon"), "1980s retro neon, synthwave palette, VHS grain"),
 )
 
 _BY_KEY = {style.key: style for style in STYLES}

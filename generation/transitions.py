@@ -15,6 +15,7 @@ from uuid import UUID
 from django.apps import apps
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from generation.catalog import group_for_endpoint
 
@@ -23,22 +24,22 @@ if TYPE_CHECKING:
 
 
 class TaskStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUBMITTING = "submitting", "Submitting"
-    QUEUED = "queued", "Queued"
-    IN_PROGRESS = "in_progress", "In progress"
-    DOWNLOADING = "downloading", "Downloading"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    SUBMITTING = "submitting", _("Submitting")
+    QUEUED = "queued", _("Queued")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DOWNLOADING = "downloading", _("Downloading")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Waiting(models.TextChoices):
     """Why a PENDING task is not being sent yet (a sub-state of PENDING; "" otherwise)."""
 
-    NOT_WAITING = "", "Not waiting"
-    SLOT = "slot", "Waiting for a free slot"
-    BREAKER = "breaker", "Model unavailable"
+    NOT_WAITING = "", _("Not waiting")
+    SLOT = "slot", _("Waiting for a free slot")
+    BREAKER = "breaker", _("Model unavailable")
 
 
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, ngettext
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -40,7 +40,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     reference = (request.POST if request.method == "POST" else request.GET).get("frame", "")
     attached = input_frame(request.user, reference) if reference else None
     if reference and attached is None:
-        messages.error(request, "That frame is not available any more; choose an image of your own.")
+        messages.error(request, _("That frame is not available any more; choose an image of your own."))
     # "Regenerate" keeps a last-frame image too, as ?end_frame=end:<card id>.
     end_reference = (request.POST if request.method == "POST" else request.GET).get("end_frame", "")
     end_attached = last_frame_image(request.user, end_reference) if end_reference else None
@@ -72,15 +72,17 @@ def generate(request: HttpRequest) -> HttpResponse:
                 # This page already started a job with other settings (sent again
                 # after going back and changing them): the new key below makes the
                 # next press a new request.
-                form.add_error(None, "This page already started a job. Press Generate again to start another.")
+                form.add_error(None, _("This page already started a job. Press Generate again to start another."))
             else:
                 if job.replayed:
-                    messages.info(request, "That was already sent: one job was made, here it is.")
+                    messages.info(request, _("That was already sent: one job was made, here it is."))
                     return redirect("history:gallery")
                 count = job.params["count"]
-                lead = "Your video is on its way." if count == 1 else f"Your {count} videos are on their way."
-                they = "it" if count == 1 else "they"
-                messages.success(request, f"{lead} You can leave this page; {they} will wait for you here.")
+                messages.success(request, ngettext(
+                    "Your video is on its way. You can leave this page; it will wait for you here.",
+                    "Your %(count)d videos are on their way. You can leave this page; they will wait for you here.",
+                    count,
+                ) % {"count": count})
                 if project is not None:
                     return redirect(project)
                 # Unfinished jobs head the gallery, so the new one is the first thing there.

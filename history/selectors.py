@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import PurePosixPath
 
 from collections.abc import Iterable, Sequence
@@ -76,20 +77,38 @@ class GalleryFilters:
 
 
 def search_prompts(items: QuerySet[HistoryItem], query: str) -> QuerySet[HistoryItem]:
-    """Cards whose prompt matches `query`: PostgreSQL full-text search (English
-    stemming, all words required; the GIN index on the prompt's vector answers it),
-    a plain case-insensitive match elsewhere (SQLite)."""
+    """Cards whose prompt matches `query`: PostgreSQL full-text search (every word
+    required; the GIN index on the prompt's vector answers it), a plain
+    case-insensitive match elsewhere (SQLite).
+
+    English words are matched by their stem ("runs" finds "running"). A Korean word
+    is kept whole by the text-search parser, particles and endings included ("여우가",
+    "여우를"), so a Korean search word matches as a prefix: "여우" finds both."""
     query = query.strip()
     if not query:
         return items
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
+        terms = prompt_query_terms(query)
+        if not terms:
+            return items.none()
         vector = SearchVector("task__job__prompt", config=PROMPT_SEARCH_CONFIG)
         return items.alias(prompt_vector=vector).filter(
-            prompt_vector=SearchQuery(query, config=PROMPT_SEARCH_CONFIG, search_type="plain")
+            prompt_vector=SearchQuery(terms, config=PROMPT_SEARCH_CONFIG, search_type="raw")
         )
     return items.filter(task__job__prompt__icontains=query)
+
+
+_WORD = re.compile(r"\w+")
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af]")
+
+
+def prompt_query_terms(query: str) -> str:
+    """The search words as a tsquery ("'red' & '여우':*"): every word required, each
+    quoted (so nothing a user types is read as an operator), Korean words as prefixes."""
+    words = _WORD.findall(query)
+    return " & ".join(f"'{word}':*" if _HANGUL.search(word) else f"'{word}'" for word in words)
 
 
 def filtered_history(user, filters: GalleryFilters) -> QuerySet[HistoryItem]:

@@ -221,9 +221,9 @@ def retry(request: HttpRequest, item_id) -> HttpResponse:
     item = _own_item(request, item_id)
     try:
         retry_task(task=item.task)
-        messages.success(request, "Trying again. The card will update by itself.")
+        messages.success(request, _("Trying again. The card will update by itself."))
     except TransitionRefused:
-        messages.info(request, "Only a failed or cancelled video can be retried.")
+        messages.info(request, _("Only a failed or cancelled video can be retried."))
     except CreditRefused as refused:
         messages.error(request, refused.message)
     return redirect(_back(request))
@@ -235,9 +235,9 @@ def cancel(request: HttpRequest, item_id) -> HttpResponse:
     item = _own_item(request, item_id)
     try:
         cancel_task(task=item.task)
-        messages.success(request, "Cancelled.")
+        messages.success(request, _("Cancelled."))
     except TransitionRefused:
-        messages.info(request, "This video is already finished or being saved; it can no longer be cancelled.")
+        messages.info(request, _("This video is already finished or being saved; it can no longer be cancelled."))
     return redirect(_back(request))
 
 
@@ -247,9 +247,9 @@ def delete(request: HttpRequest, item_id) -> HttpResponse:
     item = _own_item(request, item_id)
     try:
         delete_history_item(item=item)
-        messages.success(request, "Deleted.")
+        messages.success(request, _("Deleted."))
     except TransitionRefused:
-        messages.info(request, "Cancel this video before deleting it.")
+        messages.info(request, _("Cancel this video before deleting it."))
     return redirect("history:gallery")
 
 

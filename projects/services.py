@@ -32,9 +32,9 @@ def create_project(*, user, name: str, slot_count: int = 0) -> Project:
     """A new project with `slot_count` empty slots ready to be filled in order."""
     name = name.strip()
     if not name:
-        raise ProjectRefused("A project needs a name.")
+        raise ProjectRefused(_("A project needs a name."))
     if not 0 <= slot_count <= MAX_SLOTS:
-        raise ProjectRefused(f"A project has between 0 and {MAX_SLOTS} slots.")
+        raise ProjectRefused(_("A project has between 0 and %(max)s slots.") % {"max": MAX_SLOTS})
     with transaction.atomic():
         project = Project.objects.create(user=user, name=name[:120])
         Slot.objects.bulk_create(Slot(project=project, position=n) for n in range(slot_count))
@@ -54,7 +54,7 @@ def place_items(*, project: Project, items: Sequence[HistoryItem]) -> list[Slot]
         wanted = [item for item in dict.fromkeys(items) if item.pk not in present]
         free = [slot for slot in slots if slot.item_id is None]
         if len(slots) - len(free) + len(wanted) > MAX_SLOTS:
-            raise ProjectRefused(f"A project holds at most {MAX_SLOTS} videos.")
+            raise ProjectRefused(_("A project holds at most %(max)s videos.") % {"max": MAX_SLOTS})
         filled = []
         for slot, item in zip(free, wanted):
             slot.item = item
@@ -73,7 +73,7 @@ def add_to_project(*, user, project: Project, items: Iterable[HistoryItem]) -> l
     the user's own project."""
     items = list(items)
     if project.user_id != user.pk or any(item.user_id != user.pk for item in items):
-        raise ProjectRefused("That project or video is not yours.")
+        raise ProjectRefused(_("That project or video is not yours."))
     filled = place_items(project=project, items=items)
     logger.info("project %s: %d video(s) added", project.pk, len(filled))
     return filled
@@ -84,7 +84,7 @@ def reorder_slots(*, project: Project, slot_ids: Sequence[int]) -> None:
     with transaction.atomic():
         current = set(Slot.objects.select_for_update().filter(project=project).values_list("pk", flat=True))
         if len(slot_ids) != len(current) or set(slot_ids) != current:
-            raise ProjectRefused("Give every slot of the project once.")
+            raise ProjectRefused(_("Give every slot of the project once."))
         # Positions are unique per project: move every slot out of the way first.
         offset = MAX_SLOTS * 10
         Slot.objects.filter(project=project).update(position=F("position") + offset)
@@ -101,9 +101,9 @@ def copy_item(*, user, item: HistoryItem, target: Project) -> Slot | None:
 def move_item(*, user, slot: Slot, target: Project) -> Slot | None:
     """Move the video of `slot` into `target`'s first free slot, leaving `slot` empty."""
     if slot.item_id is None:
-        raise ProjectRefused("That slot is empty.")
+        raise ProjectRefused(_("That slot is empty."))
     if slot.project.user_id != user.pk:
-        raise ProjectRefused("That project or video is not yours.")
+        raise ProjectRefused(_("That project or video is not yours."))
     with transaction.atomic():
         moved = copy_item(user=user, item=slot.item, target=target)
         if target.pk != slot.project_id:

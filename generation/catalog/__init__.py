@@ -55,8 +55,8 @@ def describe(spec: ModelSpec) -> dict:
     price = spec.price
     return {
         "key": spec.key,
-        "label": spec.label,
-        "description": spec.description,
+        "label": str(spec.label),
+        "description": str(spec.description),
         "endpoint": spec.endpoint,
         "family": spec.family,
         "kind": spec.kind,

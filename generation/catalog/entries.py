@@ -8,6 +8,8 @@ To add a model: add an entry here, run `manage.py catalog` to see its requests, 
 
 from decimal import Decimal as D
 
+from django.utils.translation import gettext_lazy as _
+
 from generation.catalog.pricing import ANY, FirstBlockPlusSeconds, PerBlock, PerClip, PerSecond
 from generation.catalog.spec import ModelSpec
 from generation.input_images import VEO_IMAGE_LIMITS, ImageLimits
@@ -17,10 +19,10 @@ LUMA_FACTORS = {"540p": 1, "720p": 2, "1080p": 4}  # fal's Ray 2 schema text: 72
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         key="kling-3-t2v",
-        label="Kling 3 Standard · text to video",
+        label=_("Kling 3 Standard · text to video"),
         endpoint="fal-ai/kling-video/v3/standard/text-to-video",
         fallback="veo-3.1",
-        description="Kling's current model; 3 to 15 seconds, optional sound.",
+        description=_("Kling's current model; 3 to 15 seconds, optional sound."),
         durations=tuple(range(3, 16)),
         aspect_ratios=("16:9", "9:16", "1:1"),
         audio=True,
@@ -34,10 +36,10 @@ MODELS: tuple[ModelSpec, ...] = (
         # Key kept from the first catalog, whose endpoint (v2.1 standard text-to-video)
         # never existed on fal: Kling 2.1's text-to-video is the Master tier.
         key="kling-2.1-t2v",
-        label="Kling 2.1 Master · text to video",
+        label=_("Kling 2.1 Master · text to video"),
         endpoint="fal-ai/kling-video/v2.1/master/text-to-video",
         fallback="veo-3.1",
-        description="Kling 2.1's top tier; 5 or 10 seconds.",
+        description=_("Kling 2.1's top tier; 5 or 10 seconds."),
         durations=(5, 10),
         aspect_ratios=("16:9", "9:16", "1:1"),
         negative_prompt=True,
@@ -49,10 +51,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="kling-2.1-i2v",
-        label="Kling 2.1 · image to video",
+        label=_("Kling 2.1 · image to video"),
         endpoint="fal-ai/kling-video/v2.1/standard/image-to-video",
         fallback="veo-3.1-fast-i2v",
-        description="Animates your image; the video keeps its shape.",
+        description=_("Animates your image; the video keeps its shape."),
         durations=(5, 10),
         negative_prompt=True,
         image_field="image_url",
@@ -63,10 +65,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="kling-2.6-i2v",
-        label="Kling 2.6 Pro · image to video",
+        label=_("Kling 2.6 Pro · image to video"),
         endpoint="fal-ai/kling-video/v2.6/pro/image-to-video",
         fallback="ltx-2.3-i2v",
-        description="From your image to an optional last frame, with optional sound.",
+        description=_("From your image to an optional last frame, with optional sound."),
         durations=(5, 10),
         audio=True,
         negative_prompt=True,
@@ -80,10 +82,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="veo-3.1",
-        label="Veo 3.1 · text to video",
+        label=_("Veo 3.1 · text to video"),
         endpoint="fal-ai/veo3.1",
         fallback="kling-3-t2v",
-        description="High fidelity, up to 4k, optional sound; 4 to 8 seconds.",
+        description=_("High fidelity, up to 4k, optional sound; 4 to 8 seconds."),
         durations=(4, 6, 8),
         aspect_ratios=("16:9", "9:16"),
         resolutions=("720p", "1080p", "4k"),
@@ -103,10 +105,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="veo-3.1-fast-i2v",
-        label="Veo 3.1 Fast · image to video",
+        label=_("Veo 3.1 Fast · image to video"),
         endpoint="fal-ai/veo3.1/fast/image-to-video",
         fallback="kling-2.6-i2v",
-        description="Veo's faster tier animating your image, optional sound; 4 to 8 seconds.",
+        description=_("Veo's faster tier animating your image, optional sound; 4 to 8 seconds."),
         durations=(4, 6, 8),
         resolutions=("720p", "1080p", "4k"),
         audio=True,
@@ -128,10 +130,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="seedance-2-fast-t2v",
-        label="Seedance 2.0 Fast · text to video",
+        label=_("Seedance 2.0 Fast · text to video"),
         endpoint="bytedance/seedance-2.0/fast/text-to-video",
         fallback="kling-3-t2v",
-        description="ByteDance's Seedance 2.0, fast tier, optional sound; 4 to 15 seconds.",
+        description=_("ByteDance's Seedance 2.0, fast tier, optional sound; 4 to 15 seconds."),
         durations=tuple(range(4, 16)),
         preferred_duration=5,
         aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"),
@@ -145,10 +147,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="seedance-2-fast-i2v",
-        label="Seedance 2.0 Fast · image to video",
+        label=_("Seedance 2.0 Fast · image to video"),
         endpoint="bytedance/seedance-2.0/fast/image-to-video",
         fallback="kling-2.6-i2v",
-        description="Seedance 2.0 from your image to an optional last frame; 4 to 15 seconds.",
+        description=_("Seedance 2.0 from your image to an optional last frame; 4 to 15 seconds."),
         durations=tuple(range(4, 16)),
         preferred_duration=5,
         resolutions=("480p", "720p"),
@@ -163,10 +165,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="hailuo-2.3-t2v",
-        label="MiniMax Hailuo 2.3 · text to video",
+        label=_("MiniMax Hailuo 2.3 · text to video"),
         endpoint="fal-ai/minimax/hailuo-2.3/standard/text-to-video",
         fallback="kling-3-t2v",
-        description="Lively motion; 6 or 10 seconds, its own frame shape.",
+        description=_("Lively motion; 6 or 10 seconds, its own frame shape."),
         durations=(6, 10),
         price=PerClip(
             text="$0.28 per 6s video; $0.56 per 10s video",
@@ -175,10 +177,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="hailuo-02-i2v",
-        label="MiniMax Hailuo 02 · image to video",
+        label=_("MiniMax Hailuo 02 · image to video"),
         endpoint="fal-ai/minimax/hailuo-02/standard/image-to-video",
         fallback="kling-2.6-i2v",
-        description="Animates your image to an optional last frame; 6 or 10 seconds.",
+        description=_("Animates your image to an optional last frame; 6 or 10 seconds."),
         durations=(6, 10),
         resolutions=("512P", "768P"),
         image_field="image_url",
@@ -190,10 +192,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="luma-ray-2",
-        label="Luma Ray 2 · text to video",
+        label=_("Luma Ray 2 · text to video"),
         endpoint="fal-ai/luma-dream-machine/ray-2",
         fallback="kling-3-t2v",
-        description="Cinematic motion; 5 or 9 seconds, wide and tall frames (no square).",
+        description=_("Cinematic motion; 5 or 9 seconds, wide and tall frames (no square)."),
         durations=(5, 9),
         aspect_ratios=("16:9", "9:16", "4:3", "3:4", "21:9", "9:21"),
         resolutions=("540p", "720p", "1080p"),
@@ -207,10 +209,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="luma-ray-2-flash-i2v",
-        label="Luma Ray 2 Flash · image to video",
+        label=_("Luma Ray 2 Flash · image to video"),
         endpoint="fal-ai/luma-dream-machine/ray-2-flash/image-to-video",
         fallback="kling-2.6-i2v",
-        description="Quick cinematic motion from your image to an optional last frame; 5 or 9 seconds.",
+        description=_("Quick cinematic motion from your image to an optional last frame; 5 or 9 seconds."),
         durations=(5, 9),
         aspect_ratios=("16:9", "9:16", "4:3", "3:4", "21:9", "9:21"),
         resolutions=("540p", "720p", "1080p"),
@@ -223,10 +225,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="ltx-2.3-fast-t2v",
-        label="LTX 2.3 Fast · text to video",
+        label=_("LTX 2.3 Fast · text to video"),
         endpoint="fal-ai/ltx-2.3/text-to-video/fast",
         fallback="kling-3-t2v",
-        description="Lightricks' fast model, 1080p to 4k, optional sound; 6 to 20 seconds.",
+        description=_("Lightricks' fast model, 1080p to 4k, optional sound; 6 to 20 seconds."),
         durations=(6, 8, 10, 12, 14, 16, 18, 20),
         aspect_ratios=("16:9", "9:16"),
         resolutions=("1080p", "1440p", "2160p"),
@@ -238,10 +240,10 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="ltx-2.3-i2v",
-        label="LTX 2.3 · image to video",
+        label=_("LTX 2.3 · image to video"),
         endpoint="fal-ai/ltx-2.3/image-to-video",
         fallback="kling-2.6-i2v",
-        description="Lightricks from your image to an optional last frame, optional sound; 6 to 10 seconds.",
+        description=_("Lightricks from your image to an optional last frame, optional sound; 6 to 10 seconds."),
         durations=(6, 8, 10),
         resolutions=("1080p", "1440p", "2160p"),
         audio=True,

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 import falschemas
+from django.utils.translation import gettext
 
 from generation.catalog.pricing import Charge, PriceRule
 from generation.input_images import DEFAULT_IMAGE_LIMITS, ImageLimits
@@ -249,10 +250,12 @@ class ModelSpec:
             ):
                 continue
             allowed = "; ".join(
-                f"{name.replace('_', ' ')} {' or '.join(str(value) for value in values)}"
+                f"{name.replace('_', ' ')} {' / '.join(str(value) for value in values)}"
                 for name, values in rule.only.items() if name in arguments
             )
-            return f"{self.label} makes videos over {rule.gt:g} seconds only at {allowed or 'its defaults'}."
+            return gettext("%(model)s makes videos over %(seconds)s seconds only at %(allowed)s.") % {
+                "model": self.label, "seconds": f"{rule.gt:g}", "allowed": allowed or gettext("its defaults"),
+            }
         return ""
 
     def schema_problems(self) -> list[str]:

@@ -5,6 +5,7 @@ from django import template
 from django.conf import settings
 from django.utils.translation import gettext as _, ngettext
 
+from generation.durations import seconds_choice, video_length
 from generation.models import TaskStatus
 from history.selectors import seconds_left
 
@@ -38,3 +39,19 @@ def retry_note(task) -> str:
     return _("Retrying, attempt %(attempt)d of %(total)d") % {
         "attempt": min(attempt, settings.SUBMIT_MAX_ATTEMPTS), "total": settings.SUBMIT_MAX_ATTEMPTS,
     }
+
+
+@register.filter
+def duration(seconds) -> str:
+    """A video's length in the active language: "5.0 s", "1 min 30 s" (5.0초, 1분 30초)."""
+    return video_length(seconds)
+
+
+@register.filter
+def seconds(value) -> str:
+    """A duration a model offers, in the active language: "5 seconds" (5초)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return ""
+    return seconds_choice(number)
