@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.translation import ngettext
 
 from audit.forms import ReasonForm
 from audit.models import Action, AuditEntry, Result
@@ -85,11 +86,16 @@ def staff_action(
 def report_outcomes(modeladmin, request, entries: list[AuditEntry]) -> None:
     if len(entries) <= MAX_MESSAGES:
         for entry in entries:
-            modeladmin.message_user(request, f"{entry.target_label}: {entry.message}", MESSAGE_LEVELS[entry.result])
+            modeladmin.message_user(request, f"{entry.target_label}: {entry.shown_message}", MESSAGE_LEVELS[entry.result])
         return
     counts: dict[str, int] = {}
     for entry in entries:
-        label = Result(entry.result).label
+        label = str(Result(entry.result).label)
         counts[label] = counts.get(label, 0) + 1
     summary = ", ".join(f"{label}: {count}" for label, count in counts.items())
-    modeladmin.message_user(request, f"{len(entries)} objects. {summary}. Each outcome is in the audit log.", messages.INFO)
+    text = ngettext(
+        "%(count)s object. %(summary)s. Each outcome is in the audit log.",
+        "%(count)s objects. %(summary)s. Each outcome is in the audit log.",
+        len(entries),
+    ) % {"count": len(entries), "summary": summary}
+    modeladmin.message_user(request, text, messages.INFO)

@@ -53,3 +53,27 @@ def test_staff_read_the_log_and_cannot_change_it(client, boss):
     assert client.post(reverse("admin:audit_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
     assert client.get(reverse("admin:audit_auditentry_add")).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_log_is_kept_in_english_and_read_in_the_readers_language(boss):
+    from django.utils import translation
+    from django.utils.translation import gettext_noop
+
+    from audit.services import Text
+
+    said = Text(gettext_noop("Breaker closed; %(count)s waiting task(s) sent on."), {"count": 3})
+    with translation.override("ko"):  # a member of staff who reads Korean
+        entry = perform_staff_action(
+            actor=boss, action=Action.CLOSE_BREAKER, target=boss, reason="provider is back", run=lambda e: Outcome(Result.DONE, said, "closed")
+        )
+    entry.refresh_from_db()
+    assert entry.message == "Breaker closed; 3 waiting task(s) sent on." and entry.target_type == "user"
+    assert entry.reason == "provider is back"  # staff's words, as typed
+    with translation.override("ko"):
+        assert entry.shown_message == "차단기를 닫았습니다. 대기 중이던 작업 3개를 보냈습니다."
+        assert str(entry.get_result_display()) == "완료"
+    assert entry.shown_message == entry.message
+    # A plain string (from a service that says it in words) is shown as it was written.
+    plain = perform_staff_action(actor=boss, action=Action.SUSPEND_USER, target=boss, reason="r", run=lambda e: Outcome(Result.DONE, "done by hand"))
+    with translation.override("ko"):
+        assert plain.shown_message == "done by hand"
