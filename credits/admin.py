@@ -3,23 +3,33 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from credits.forms import GrantCreditsForm
 from credits.models import LedgerEntry, ProviderCost, Wallet
 from credits.selectors import ledger_totals, provider_spend, spend_total
 from audit.admin_actions import report_outcomes
 from audit.models import Action, Result
-from audit.services import Outcome, perform_staff_action
-from credits.services import CreditRefused, grant_credits
+from audit.services import Outcome, Text, perform_staff_action
+from credits.services import CreditRefused, InsufficientCredits, grant_credits
 
 
 def grant_outcome(user, credits: int, note: str, actor) -> Outcome:
     """Grant (or take back) through the ledger, as an audited action's outcome."""
     try:
         entry = grant_credits(user=user, credits=credits, note=note, granted_by=actor)
+    except InsufficientCredits as refused:
+        balance = Wallet.objects.get(user=user).balance
+        text = Text(
+            gettext_noop("%(user)s has %(balance)s credit(s); that is the most that can be taken back."),
+            {"user": str(user), "balance": balance},
+        )
+        return Outcome(Result.REFUSED, text, refused.code)
     except CreditRefused as refused:
         return Outcome(Result.REFUSED, refused.message, refused.code)
-    return Outcome(Result.DONE, f"{credits:+d} credits; balance now {entry.balance_after}.", "granted", {"ledger_entry": entry.pk})
+    text = Text(gettext_noop("%(credits)s credits; balance now %(balance)s."), {"credits": f"{credits:+d}", "balance": entry.balance_after})
+    return Outcome(Result.DONE, text, "granted", {"ledger_entry": entry.pk})
 
 
 class RecordsOnly:
@@ -58,9 +68,9 @@ class WalletAdmin(admin.ModelAdmin):
     inlines = [LedgerEntryInline]
     actions = ["grant_to_selected"]
 
-    @admin.display(description="ledger agrees")
+    @admin.display(description=gettext_lazy("ledger agrees"))
     def ledger_check(self, wallet):
-        return "yes" if ledger_totals(wallet) == (wallet.balance, wallet.reserved) else "NO"
+        return _("yes") if ledger_totals(wallet) == (wallet.balance, wallet.reserved) else _("NO")
 
     def has_add_permission(self, request):
         return False  # wallets are made on first use, or by granting credits
@@ -69,7 +79,7 @@ class WalletAdmin(admin.ModelAdmin):
         grant = path("grant/", self.admin_site.admin_view(self.grant_view), name="credits_wallet_grant")
         return [grant, *super().get_urls()]
 
-    @admin.action(description="Grant credits to the selected wallets…")
+    @admin.action(description=gettext_lazy("Grant credits to the selected wallets…"))
     def grant_to_selected(self, request, queryset):
         users = ",".join(str(user_id) for user_id in queryset.values_list("user_id", flat=True))
         return redirect(f"{reverse('admin:credits_wallet_grant')}?users={users}")
@@ -97,7 +107,7 @@ class WalletAdmin(admin.ModelAdmin):
         else:
             initial_users = [value for value in request.GET.get("users", "").split(",") if value.isdigit()]
             form = GrantCreditsForm(initial={"users": initial_users})
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Grant credits", "opts": self.model._meta}
+        context = {**self.admin_site.each_context(request), "form": form, "title": _("Grant credits"), "opts": self.model._meta}
         return TemplateResponse(request, "admin/credits/wallet/grant.html", context)
 
 
@@ -109,11 +119,11 @@ class LedgerEntryAdmin(RecordsOnly, admin.ModelAdmin):
     list_select_related = ["wallet__user", "created_by"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="user", ordering="wallet__user__username")
+    @admin.display(description=gettext_lazy("user"), ordering="wallet__user__username")
     def user(self, entry):
         return entry.wallet.user
 
-    @admin.display(description="task")
+    @admin.display(description=gettext_lazy("task"))
     def task_link(self, entry):
         if entry.task_id is None:
             return "-"

@@ -30,6 +30,8 @@ class Wallet(models.Model):
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
             models.CheckConstraint(condition=Q(reserved__gte=0), name="wallet_reserved_not_negative"),
         ]
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
 
     def __str__(self) -> str:
         return ngettext("%(user)s (%(balance)s credit)", "%(user)s (%(balance)s credits)", self.balance) % {
@@ -70,7 +72,8 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.UniqueConstraint(
                 fields=["task", "kind"], condition=Q(task__isnull=False), name="ledger_one_entry_per_task_and_kind"
@@ -119,6 +122,8 @@ class ProviderCost(models.Model):
 
     class Meta:
         ordering = ["-recorded_at"]
+        verbose_name = _("provider cost")
+        verbose_name_plural = _("provider costs")
 
     def __str__(self) -> str:
         return f"{self.model_key}: ${self.amount_usd}"

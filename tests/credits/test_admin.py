@@ -112,3 +112,26 @@ def test_the_provider_costs_page_shows_spend_by_model(staff):
     assert "<td>veo-3.1</td><td>2</td><td>1</td>" in page
     assert f"<th>${total}</th>" in page and total > Decimal(0)
     assert sum(cost.amount_usd for cost in veo) == Decimal("6.40")  # 8 s at 720p with sound, twice
+
+
+def test_a_grant_in_korean_is_reported_in_korean_and_logged_in_english(staff):
+    from audit.models import AuditEntry
+
+    ann = make_user("ann")
+    fund(ann, 3)
+    form = staff.get(reverse("admin:credits_wallet_grant"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "크레딧 지급" in form and "사유: 사용자의 크레딧 내역에 표시됩니다." in form
+    page = staff.post(
+        reverse("admin:credits_wallet_grant"), {"users": [ann.pk], "credits": 1200, "note": "출시 기념"}, follow=True,
+        HTTP_ACCEPT_LANGUAGE="ko",
+    ).content.decode()
+    assert "+1200 크레딧. 현재 잔액 1203." in page
+    refused = staff.post(
+        reverse("admin:credits_wallet_grant"), {"users": [ann.pk], "credits": -5000, "note": "oops"}, follow=True,
+        HTTP_ACCEPT_LANGUAGE="ko",
+    ).content.decode()
+    assert "ann의 잔액은 1203 크레딧이며, 그 이상은 회수할 수 없습니다." in refused
+    assert list(AuditEntry.objects.order_by("created_at").values_list("message", flat=True)) == [
+        "+1200 credits; balance now 1203.",
+        "ann has 1203 credit(s); that is the most that can be taken back.",
+    ]
