@@ -4,27 +4,30 @@ through its service, each recorded in the audit log). Alert incidents and the
 processes' heartbeats, read only."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from audit.admin import StaffActionsShown
 from audit.admin_actions import staff_action
 from audit.models import Action, Result
-from audit.services import Outcome
+from audit.services import Outcome, Text
 from operations.models import AlertIncident, BreakerState, Heartbeat, ProviderGroup
 from operations.services import close_breaker_by_hand, in_flight_count, open_breaker_by_hand, waiting_tasks
 
 
 def _open(group: ProviderGroup) -> Outcome:
     if group.breaker == BreakerState.OPEN and group.opened_by_hand:
-        return Outcome(Result.UNCHANGED, "Already held open.", "unchanged")
+        return Outcome(Result.UNCHANGED, Text(gettext_noop("Already held open.")), "unchanged")
     open_breaker_by_hand(name=group.name)
-    return Outcome(Result.DONE, "Breaker open: its tasks wait until it is closed.", "opened")
+    return Outcome(Result.DONE, Text(gettext_noop("Breaker open: its tasks wait until it is closed.")), "opened")
 
 
 def _close(group: ProviderGroup) -> Outcome:
     if group.breaker == BreakerState.CLOSED:
-        return Outcome(Result.UNCHANGED, "Already closed.", "unchanged")
+        return Outcome(Result.UNCHANGED, Text(gettext_noop("Already closed.")), "unchanged")
     woken = close_breaker_by_hand(name=group.name)
-    return Outcome(Result.DONE, f"Breaker closed; {len(woken)} waiting task(s) sent on.", "closed")
+    text = Text(gettext_noop("Breaker closed; %(count)s waiting task(s) sent on."), {"count": len(woken)})
+    return Outcome(Result.DONE, text, "closed")
 
 
 @admin.register(ProviderGroup)
@@ -42,23 +45,25 @@ class ProviderGroupAdmin(StaffActionsShown, admin.ModelAdmin):
 
     open_breaker = staff_action(
         action=Action.OPEN_BREAKER,
-        description="Open the breaker of selected groups",
-        explanation="New and waiting tasks of the group stay queued, their cards saying the model is unavailable, "
-        "until someone closes it.",
+        description=_("Open the breaker of selected groups"),
+        explanation=_(
+            "New and waiting tasks of the group stay queued, their cards saying the model is unavailable, "
+            "until someone closes it."
+        ),
         run=lambda group, data, actor, entry: _open(group),
     )
     close_breaker = staff_action(
         action=Action.CLOSE_BREAKER,
-        description="Close the breaker of selected groups",
-        explanation="The group's waiting tasks are sent on, as many as its cap allows.",
+        description=_("Close the breaker of selected groups"),
+        explanation=_("The group's waiting tasks are sent on, as many as its cap allows."),
         run=lambda group, data, actor, entry: _close(group),
     )
 
-    @admin.display(description="in flight")
+    @admin.display(description=_("in flight"))
     def in_flight(self, group: ProviderGroup) -> int:
         return in_flight_count(group.name)
 
-    @admin.display(description="waiting")
+    @admin.display(description=_("waiting"))
     def waiting(self, group: ProviderGroup) -> int:
         return waiting_tasks(group.name).count()
 

@@ -17,7 +17,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from operations import selectors
 from operations.models import AlertIncident
@@ -35,7 +38,7 @@ class Reading:
 @dataclass(frozen=True)
 class Rule:
     key: str
-    label: str
+    label: str  # lazy: in the reader's language
     setting: str  # the threshold's setting; 0 turns the rule off
     read: Callable[[datetime], Reading]
     describe: Callable[[float], str]
@@ -55,38 +58,57 @@ def _error_rate(now: datetime) -> Reading:
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min"
+    return _("%(minutes)s min") % {"minutes": number_format(seconds / 60, 0)}
 
 
+def _count(value: float) -> str:
+    return number_format(value, 0, force_grouping=True)
+
+
+# Each description is said in the active language: English when an incident is stored
+# and mailed (the reconciler's), the reader's when the admin shows an open one.
 RULES = (
     Rule(
-        "error_rate", "Error rate", "ALERT_ERROR_RATE", _error_rate,
-        lambda v: f"{v:.0%} of the videos finished in the last {_minutes(settings.ALERT_WINDOW_SECONDS)} failed",
+        "error_rate", gettext_lazy("Error rate"), "ALERT_ERROR_RATE", _error_rate,
+        lambda v: _("%(percent)s%% of the videos finished in the last %(window)s failed")
+        % {"percent": number_format(v * 100, 0), "window": _minutes(settings.ALERT_WINDOW_SECONDS)},
     ),
     Rule(
-        "oldest_waiting", "Oldest waiting task", "ALERT_OLDEST_WAITING_SECONDS",
+        "oldest_waiting", gettext_lazy("Oldest waiting task"), "ALERT_OLDEST_WAITING_SECONDS",
         lambda now: Reading(selectors.oldest_waiting_seconds(now=now)),
-        lambda v: f"a video has waited {_minutes(v)} to be made",
+        lambda v: _("a video has waited %(minutes)s to be made") % {"minutes": _minutes(v)},
     ),
     Rule(
-        "backlog", "Backlog", "ALERT_BACKLOG", lambda now: Reading(selectors.backlog()),
-        lambda v: f"{v:.0f} videos are not finished",
+        "backlog", gettext_lazy("Backlog"), "ALERT_BACKLOG", lambda now: Reading(selectors.backlog()),
+        lambda v: _("%(count)s videos are not finished") % {"count": _count(v)},
     ),
     Rule(
-        "spend", "Spend today", "ALERT_SPEND_USD_PER_DAY", lambda now: Reading(float(selectors.spend_today(now=now))),
-        lambda v: f"${v:.2f} spent at the providers today (UTC)",
+        "spend", gettext_lazy("Spend today"), "ALERT_SPEND_USD_PER_DAY",
+        lambda now: Reading(float(selectors.spend_today(now=now))),
+        lambda v: _("$%(amount)s spent at the providers today (UTC)") % {"amount": number_format(v, 2, force_grouping=True)},
     ),
     Rule(
-        "breaker", "Circuit breaker open", "ALERT_OPEN_BREAKERS", lambda now: Reading(len(selectors.open_breakers())),
-        lambda v: f"{v:.0f} circuit breaker(s) open: {', '.join(selectors.open_breakers())}",
+        "breaker", gettext_lazy("Circuit breaker open"), "ALERT_OPEN_BREAKERS",
+        lambda now: Reading(len(selectors.open_breakers())),
+        lambda v: _("%(count)s circuit breaker(s) open: %(groups)s")
+        % {"count": _count(v), "groups": ", ".join(selectors.open_breakers())},
     ),
     Rule(
-        "refused_signatures", "Refused webhook signatures", "ALERT_REFUSED_SIGNATURES",
+        "refused_signatures", gettext_lazy("Refused webhook signatures"), "ALERT_REFUSED_SIGNATURES",
         lambda now: Reading(selectors.refused_signatures(since=_window(now))),
-        lambda v: f"{v:.0f} webhook deliveries refused for their signature in the last {_minutes(settings.ALERT_WINDOW_SECONDS)}",
+        lambda v: _("%(count)s webhook deliveries refused for their signature in the last %(window)s")
+        % {"count": _count(v), "window": _minutes(settings.ALERT_WINDOW_SECONDS)},
     ),
 )
 RULE_LABELS = {rule.key: rule.label for rule in RULES}
+RULES_BY_KEY = {rule.key: rule for rule in RULES}
+
+
+def summary_of(incident: AlertIncident) -> str:
+    """An open incident's summary in the reader's language (the stored one is in the
+    site's language, as it was mailed)."""
+    rule = RULES_BY_KEY.get(incident.rule)
+    return rule.describe(incident.value) if rule else incident.summary
 
 
 @dataclass(frozen=True)
@@ -121,13 +143,20 @@ def evaluate_alerts(*, now: datetime | None = None) -> list[Change]:
 
 
 def _open(rule: Rule, value: float, threshold: float, now: datetime) -> Change | None:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _open_incident(rule, value, threshold, now)
+
+
+def _open_incident(rule: Rule, value: float, threshold: float, now: datetime) -> Change | None:
     summary = rule.describe(value)[:300]
     try:
         with transaction.atomic():
             incident = AlertIncident.objects.create(
                 rule=rule.key, opened_at=now, value=value, threshold=threshold, summary=summary
             )
-            transaction.on_commit(lambda: _mail(f"ALERT {rule.label}: {summary}", _opened_text(rule, incident)))
+            subject = _("ALERT %(rule)s: %(summary)s") % {"rule": rule.label, "summary": summary}
+            text = _opened_text(rule, incident)
+            transaction.on_commit(lambda: _mail(subject, text))
     except IntegrityError:
         return None  # another process opened it a moment ago, and mails about it
     logger.warning("alert opened: %s: %s", rule.key, summary)
@@ -135,27 +164,44 @@ def _open(rule: Rule, value: float, threshold: float, now: datetime) -> Change |
 
 
 def _resolve(rule: Rule, incident: AlertIncident, value: float, now: datetime) -> Change | None:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _resolve_incident(rule, incident, value, now)
+
+
+def _resolve_incident(rule: Rule, incident: AlertIncident, value: float, now: datetime) -> Change | None:
     with transaction.atomic():
         if not AlertIncident.objects.filter(pk=incident.pk, resolved_at__isnull=True).update(resolved_at=now):
             return None  # another process resolved it
-        summary = f"back to normal: {rule.describe(value)}"
-        text = (
-            f"{rule.label} is below its threshold again.\n\nNow: {rule.describe(value)}.\n"
-            f"Open since {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC ({_minutes((now - incident.opened_at).total_seconds())}); "
-            f"worst: {rule.describe(incident.value)}.\n"
-        )
-        transaction.on_commit(lambda: _mail(f"RESOLVED {rule.label}", text))
+        summary = _("back to normal: %(now)s") % {"now": rule.describe(value)}
+        text = _(
+            "%(rule)s is below its threshold again.\n\nNow: %(now)s.\n"
+            "Open since %(opened)s UTC (%(open_for)s); worst: %(worst)s.\n"
+        ) % {
+            "rule": rule.label,
+            "now": rule.describe(value),
+            "opened": f"{incident.opened_at:%Y-%m-%d %H:%M:%S}",
+            "open_for": _minutes((now - incident.opened_at).total_seconds()),
+            "worst": rule.describe(incident.value),
+        }
+        subject = _("RESOLVED %(rule)s") % {"rule": rule.label}
+        transaction.on_commit(lambda: _mail(subject, text))
     logger.info("alert resolved: %s", rule.key)
     return Change(rule.key, False, summary)
 
 
 def _opened_text(rule: Rule, incident: AlertIncident) -> str:
-    return (
-        f"{rule.label}: {incident.summary}.\n"
-        f"Threshold ({rule.setting}): {incident.threshold:g}.\n"
-        f"Opened {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC. You will get one more mail when it is resolved; "
-        f"until then it shows as a banner in the admin.\n"
-    )
+    return _(
+        "%(rule)s: %(summary)s.\n"
+        "Threshold (%(setting)s): %(threshold)s.\n"
+        "Opened %(opened)s UTC. You will get one more mail when it is resolved; "
+        "until then it shows as a banner in the admin.\n"
+    ) % {
+        "rule": rule.label,
+        "summary": incident.summary,
+        "setting": rule.setting,
+        "threshold": f"{incident.threshold:g}",
+        "opened": f"{incident.opened_at:%Y-%m-%d %H:%M:%S}",
+    }
 
 
 def _mail(subject: str, text: str) -> None:

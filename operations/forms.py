@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from generation.catalog import MODELS
 
@@ -11,13 +13,17 @@ LONGEST_PERIOD_DAYS = 366
 class PeriodForm(forms.Form):
     """The monitoring page's choice: a period of whole UTC days, a provider group, a model."""
 
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Included.")
-    group = forms.ChoiceField(
-        required=False, label="Provider group",
-        choices=[("", "All groups"), *((g, g) for g in sorted({m.group for m in MODELS}))],
+    start = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}), help_text=gettext_lazy("Included.")
     )
-    model = forms.ChoiceField(required=False, choices=[("", "All models"), *((m.key, m.label) for m in MODELS)])
+    group = forms.ChoiceField(
+        required=False, label=gettext_lazy("Provider group"),
+        choices=[("", gettext_lazy("All groups")), *((g, g) for g in sorted({m.group for m in MODELS}))],
+    )
+    model = forms.ChoiceField(
+        required=False, label=gettext_lazy("Model"), choices=[("", gettext_lazy("All models")), *((m.key, m.label) for m in MODELS)]
+    )
 
     @classmethod
     def default(cls) -> "PeriodForm":
@@ -29,7 +35,7 @@ class PeriodForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end:
             if end < start:
-                raise forms.ValidationError("The period ends before it starts.")
+                raise forms.ValidationError(_("The period ends before it starts."))
             if (end - start).days >= LONGEST_PERIOD_DAYS:
-                raise forms.ValidationError(f"Choose at most {LONGEST_PERIOD_DAYS} days.")
+                raise forms.ValidationError(_("Choose at most %(days)s days.") % {"days": LONGEST_PERIOD_DAYS})
         return data

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def _default_cap() -> int:
@@ -25,9 +26,9 @@ def _default_interval() -> float:
 
 
 class BreakerState(models.TextChoices):
-    CLOSED = "closed", "Closed (sending)"
-    OPEN = "open", "Open (holding tasks)"
-    HALF_OPEN = "half_open", "Half open (one probe request)"
+    CLOSED = "closed", _("Closed (sending)")
+    OPEN = "open", _("Open (holding tasks)")
+    HALF_OPEN = "half_open", _("Half open (one probe request)")
 
 
 class ProviderGroup(models.Model):
@@ -57,6 +58,8 @@ class ProviderGroup(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("provider group")
+        verbose_name_plural = _("provider groups")
 
     def __str__(self) -> str:
         return self.name
@@ -67,8 +70,8 @@ class ProviderGroup(models.Model):
 
 
 class ProcessKind(models.TextChoices):
-    WORKER = "worker", "Task worker"
-    RECONCILER = "reconciler", "Reconciler"
+    WORKER = "worker", _("Task worker")
+    RECONCILER = "reconciler", _("Reconciler")
 
 
 class Heartbeat(models.Model):
@@ -81,6 +84,8 @@ class Heartbeat(models.Model):
 
     class Meta:
         ordering = ["kind", "name"]
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.beat_at:%H:%M:%S})"
@@ -100,6 +105,8 @@ class AlertIncident(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        verbose_name = _("alert incident")
+        verbose_name_plural = _("alert incidents")
         constraints = [
             models.UniqueConstraint(fields=["rule"], condition=Q(resolved_at__isnull=True), name="alert_one_open_per_rule")
         ]

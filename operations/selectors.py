@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Max, Min, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
+from django.utils.translation import gettext
 
 from credits.models import ProviderCost
 from generation.catalog import MODELS, get_model
@@ -101,7 +102,7 @@ class ModelFigures:
     @property
     def label(self) -> str:
         if self.model_key == ALL_MODELS:
-            return f"{self.provider} · {self.group} (all its models)"
+            return gettext("%(provider)s · %(group)s (all its models)") % {"provider": self.provider, "group": self.group}
         try:
             return get_model(self.model_key).label
         except KeyError:

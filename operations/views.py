@@ -3,6 +3,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -22,7 +23,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 def monitoring(request: HttpRequest) -> HttpResponse:
     """The admin's monitoring page (staff only: wrapped by admin.site.admin_view)."""
     form = PeriodForm(request.GET) if request.GET else PeriodForm.default()
-    context = {**admin.site.each_context(request), "title": "Monitoring", "form": form}
+    context = {**admin.site.each_context(request), "title": _("Monitoring"), "form": form}
     if form.is_valid():
         data = form.cleaned_data
         report = monitoring_report(
@@ -33,9 +34,9 @@ def monitoring(request: HttpRequest) -> HttpResponse:
         )
         context.update(
             report=report,
-            videos_chart=bar_chart([(d.day.isoformat(), d.videos) for d in report.days], title="Videos made per day"),
+            videos_chart=bar_chart([(d.day.isoformat(), d.videos) for d in report.days], title=_("Videos made per day")),
             spend_chart=bar_chart(
-                [(d.day.isoformat(), float(d.spend_usd)) for d in report.days], title="Spend per day", unit=" USD"
+                [(d.day.isoformat(), float(d.spend_usd)) for d in report.days], title=_("Spend per day"), unit=" USD"
             ),
         )
     return render(request, "admin/operations/monitoring.html", context)

@@ -113,3 +113,15 @@ def test_open_alerts_show_as_a_banner_on_every_admin_page(staff):
     assert "Alert: Spend today" in page and "$120.00 spent" in page
     AlertIncident.objects.update(resolved_at=timezone.now())
     assert "Alert: Spend today" not in staff.get("/admin/").content.decode()
+
+
+def test_the_banner_speaks_the_readers_language_and_the_stored_summary_stays_english(staff, settings):
+    settings.ALERT_BACKLOG = 2
+    backlog_of(3)
+    evaluate_alerts()
+    incident = AlertIncident.objects.get(rule="backlog")
+    assert incident.summary == "3 videos are not finished"
+    page = staff.get("/admin/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "<strong>경보: 밀린 작업</strong>: 영상 3개가 끝나지 않았습니다" in page and ">모니터링</a>" in page
+    english = staff.get("/admin/").content.decode()
+    assert "<strong>Alert: Backlog</strong>: 3 videos are not finished" in english

@@ -50,3 +50,12 @@ def test_a_backwards_period_is_refused(staff):
 
 def test_the_admin_links_to_it(staff):
     assert f'href="{PAGE}"' in staff.get("/admin/").content.decode()
+
+
+def test_the_page_in_korean(staff):
+    make_task(status=TaskStatus.FAILED, error_kind=ErrorKind.NETWORK, finished_at=timezone.now())
+    page = staff.get(PAGE, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "<th>제공업체 그룹 · 모델</th>" in page and "일별 생성 영상 수" in page and "(모든 모델)" in page
+    assert "Success rate" not in page and "Videos made per day" not in page
+    refused = staff.get(PAGE, {"start": "2026-03-10", "end": "2026-03-01"}, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "기간의 끝이 시작보다 앞입니다." in refused
