@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from pixelart.models import LastFrame, PixelArt
 
@@ -11,7 +12,7 @@ class PixelArtAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     readonly_fields = [f.name for f in PixelArt._meta.fields]
 
-    @admin.display(description="pixel art", ordering="id")
+    @admin.display(description=_("pixel art"), ordering="id")
     def short_id(self, art):
         return str(art.pk)[:8]
 

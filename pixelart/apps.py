@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PixelArtConfig(AppConfig):
     name = "pixelart"
-    verbose_name = "Pixel art"
+    verbose_name = _("Pixel art")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
