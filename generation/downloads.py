@@ -1,9 +1,12 @@
 """Bringing a finished video home: fetch it from the provider's temporary URL into our
 storage, prove it is a video, measure it and give it a poster.
 
-The file is streamed to a temporary file (never held in memory), capped in size while
-it streams, and copied into storage under a name made from the task's id, so a second
-attempt overwrites the first instead of leaving an orphan beside it."""
+The file is streamed to a temporary file (never held in memory), capped in size and
+hashed while it streams, and handed to storage under a name made from the task's id,
+so a second attempt overwrites the first instead of leaving an orphan beside it. Local
+storage moves the temporary file into place (a rename when FILE_UPLOAD_TEMP_DIR is on
+the same file system as MEDIA_ROOT, a copy otherwise); object storage reads it once,
+streaming it up."""
 
 from __future__ import annotations
 
@@ -85,6 +88,15 @@ def storage_names(task: Task, *, version: str = "") -> tuple[str, str]:
     day = task.created_at.strftime("%Y/%m/%d")
     stem = f"{task.pk}-{version}" if version else str(task.pk)
     return f"videos/{day}/{stem}.mp4", f"posters/{day}/{stem}.jpg"
+
+
+class _TemporaryVideo(File):
+    """The downloaded temporary file as storage sees it: like one of Django's
+    uploads, it names its path, so that FileSystemStorage moves it into place instead
+    of copying it (other storages read it as any file)."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
 
 
 def _store(name: str, content) -> str:
@@ -236,15 +248,17 @@ def fetch_and_store(
     DownloadError. `on_progress` is called while bytes flow and once more before
     anything is written to storage (the download step renews its lease there)."""
     video_name, poster_name = storage_names(task, version=version)
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as temporary:
+    # Deleted when closed unless storage has moved it away (the deletion then finds
+    # nothing, which tempfile accepts).
+    with tempfile.NamedTemporaryFile(suffix=".mp4", dir=settings.FILE_UPLOAD_TEMP_DIR) as temporary:
         fetched = fetch_to_file(url, temporary, max_bytes=settings.DOWNLOAD_MAX_BYTES, on_progress=on_progress)
         size, sha256 = fetched.size, fetched.sha256
         temporary.flush()
-        facts = probe_video(Path(temporary.name))
+        facts = probe_video(Path(temporary.name))  # reads the header and the first frame, not the whole file
         if on_progress is not None:
             on_progress(size)  # about to write into storage: make sure the task is still ours
         temporary.seek(0)
-        video_name = _store(video_name, File(temporary))
+        video_name = _store(video_name, _TemporaryVideo(temporary, name=temporary.name))
     try:
         poster_name = _store(poster_name, ContentFile(facts.poster_jpeg))
     except Exception:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import queue
 import socket
 import threading
 import time
@@ -41,7 +42,11 @@ from django.conf import settings
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import LocationParseError, SSLError
 
-CHUNK_BYTES = 256 * 1024
+# One read takes at most this much (one packet's worth, usually much less on a slow
+# link); up to HASH_BACKLOG reads wait for the hashing thread, which bounds the memory
+# a download holds when hashing falls behind.
+CHUNK_BYTES = 1024 * 1024
+HASH_BACKLOG = 16
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -339,6 +344,36 @@ def _connect(target: Target, addresses: list[str], *, deadline: float, alarm: _A
 
 
 
+class _Hasher:
+    """SHA-256 of a stream on a thread of its own, so that hashing a chunk overlaps
+    reading and writing the next ones (hashlib lets go of the GIL while it digests a
+    large buffer). Chunks are handed over as the immutable bytes the reads return, so
+    nothing is copied for it."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=HASH_BACKLOG)
+        self._thread = threading.Thread(target=self._run, name="download-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._digest.update(chunk)
+
+    def add(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def finish(self) -> str:
+        """The hex digest of everything added (waits for the thread to catch up)."""
+        self.stop()
+        return self._digest.hexdigest()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+
 @dataclass(frozen=True)
 class Fetched:
     size: int
@@ -417,7 +452,19 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
     if declared_size is not None and declared_size > max_bytes:
         raise DownloadError("The video is larger than we accept.", f"Content-Length {declared} > {max_bytes}", retryable=False)
 
-    digest = hashlib.sha256()
+    hasher = _Hasher()
+    try:
+        return _copy_body(response, url, destination, hasher, max_bytes=max_bytes, declared_size=declared_size,
+                          content_type=content_type, started=started, deadline=deadline, on_progress=on_progress,
+                          alarm=alarm)
+    finally:
+        hasher.stop()
+
+
+def _copy_body(response, url, destination, hasher, *, max_bytes, declared_size, content_type, started, deadline,
+               on_progress, alarm) -> Fetched:
+    """Read the body into `destination` and `hasher`, watching the size, the clocks and
+    the throughput after every read."""
     size = 0
     min_rate = settings.DOWNLOAD_MIN_BYTES_PER_SECOND
     grace = settings.DOWNLOAD_THROUGHPUT_GRACE_SECONDS
@@ -451,7 +498,7 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
         window_bytes += len(chunk)
         if size > max_bytes:
             raise DownloadError("The video is larger than we accept.", f"more than {max_bytes} bytes from {url}", retryable=False)
-        digest.update(chunk)
+        hasher.add(chunk)
         destination.write(chunk)
         now = time.monotonic()
         elapsed = now - started
@@ -476,5 +523,5 @@ def _stream_body(response, url, destination, *, max_bytes, started, deadline, on
     if time.monotonic() > deadline:
         raise DownloadError("The download took too long.", f"past the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline", retryable=True)
     if declared_size is not None and size != declared_size:
-        raise DownloadError("The download was interrupted.", f"got {size} of {declared} bytes", retryable=True)
-    return Fetched(size=size, sha256=digest.hexdigest(), content_type=content_type, url=url)
+        raise DownloadError("The download was interrupted.", f"got {size} of {declared_size} bytes", retryable=True)
+    return Fetched(size=size, sha256=hasher.finish(), content_type=content_type, url=url)

@@ -156,6 +156,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Where downloads (and large uploads) are spooled before storage takes them: on the
+# file system of MEDIA_ROOT, local storage renames them into place; elsewhere it copies
+# them. Empty: the system's temporary directory.
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
 STORAGES = {
     # Local disk by default; production sets STORAGE_BACKEND to an object-storage

@@ -2,6 +2,7 @@
 stored; and every way a download can go wrong, with no orphan file left behind."""
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import av
 import pytest
 from django.core.files.storage import default_storage
 
+from generation import downloads
 from generation.downloads import DownloadError, check_source_url, download_result
 from generation.models import ErrorKind, Task, TaskStatus
 from history.models import HistoryItem
@@ -316,3 +318,38 @@ def test_a_trickling_source_fails_the_attempt_well_before_the_lease_runs_out(hos
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED and "too slow" in task.error_message
     assert time.monotonic() - started < settings.DOWNLOAD_LEASE_SECONDS
+
+
+def test_the_downloaded_file_is_moved_into_storage_not_copied(sandbox, settings, tmp_path, monkeypatch):
+    # The temporary file on the same file system as the media: storage renames it
+    # into place, so the stored video is the very file the fetch wrote.
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "partial")
+    (tmp_path / "partial").mkdir()
+    written = []
+    real_fetch = downloads.fetch_to_file
+
+    def fetch_and_note_the_file(url, destination, **kwargs):
+        written.append(os.fstat(destination.fileno()).st_ino)
+        return real_fetch(url, destination, **kwargs)
+
+    monkeypatch.setattr(downloads, "fetch_to_file", fetch_and_note_the_file)
+    task = finished_at_sandbox(sandbox)
+    download_result(task_id=task.pk)
+    item = HistoryItem.objects.get(task=task)
+    stored = Path(default_storage.path(item.video.name))
+    assert written == [stored.stat().st_ino]
+    assert item.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert stored.stat().st_mode & 0o777 == settings.FILE_UPLOAD_PERMISSIONS
+    assert list((tmp_path / "partial").iterdir()) == []
+
+
+@pytest.mark.parametrize("fault", ["result_truncated", "result_not_video"])
+def test_a_failed_download_leaves_no_temporary_file(sandbox, settings, tmp_path, fault):
+    # Cut mid-body, or whole but not a video: the half (or bad) file goes with the attempt.
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    settings.DOWNLOAD_MAX_ATTEMPTS = 1
+    task = finished_at_sandbox(sandbox, prompt=f"a boat #fault:{fault}")
+    download_result(task_id=task.pk)
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.FAILED
+    assert list(tmp_path.iterdir()) == []
+    assert media_files(settings) == []

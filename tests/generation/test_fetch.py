@@ -7,6 +7,8 @@ one) and its port, so that the legitimate path can be shown to work too."""
 
 import hashlib
 import io
+import os
+import threading
 import time
 
 import pytest
@@ -271,3 +273,20 @@ def test_a_url_passes_through_unchanged(settings):
     settings.FAL_SANDBOX_URL = ""
     target = check_url("https://v3.fal.media/files/monkey/a%20b.mp4?x=1&y=%2F")
     assert (target.host, target.port, target.request_target) == ("v3.fal.media", 443, "/files/monkey/a%20b.mp4?x=1&y=%2F")
+
+
+def test_a_body_of_many_reads_is_hashed_whole_beside_the_writes(hostile):
+    # Far more reads than the hashing thread may have waiting: the digest is still
+    # that of every byte, in order.
+    body = os.urandom(fetch.CHUNK_BYTES * (fetch.HASH_BACKLOG + 8) + 12_345)
+    hostile.routes["/large"] = ("video", body)
+    result, fetched = fetch_bytes(f"{hostile.base}/large", max_bytes=len(body))
+    assert fetched == body
+    assert (result.size, result.sha256) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_a_failed_fetch_leaves_no_hashing_thread_behind(hostile):
+    hostile.routes["/endless"] = ("endless", 0)
+    with pytest.raises(DownloadError, match="larger than we accept"):
+        fetch_bytes(f"{hostile.base}/endless", max_bytes=4 * 1024 * 1024)
+    assert [t for t in threading.enumerate() if t.name == "download-sha256"] == []

@@ -3,6 +3,7 @@ them, through a view that checks first; local files stream with Range support or
 handed to the web server; files in object storage (a real S3-compatible server, moto,
 started by these tests) are reached through short-lived signed URLs."""
 
+import hashlib
 import io
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -16,11 +17,13 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from api.services import token_for
+from generation.downloads import download_result
 from generation.models import Job, TaskStatus
 from generation.services import start_generation
 from history.models import HistoryItem
 from history.services import delete_history_item
 from tests.factories import fund, make_task, make_user
+from tests.support import finished_at_sandbox
 from videoplanet.private_media import download_name
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +329,18 @@ def test_a_cards_video_and_poster_go_with_it_however_it_is_deleted(owner, django
         (item.task.job if how == "job" else owner).delete()
     assert not HistoryItem.objects.filter(pk=item.pk).exists()
     assert not any(storage.exists(name) for name in names)
+
+
+def test_with_object_storage_a_downloaded_video_is_streamed_up_whole(s3_storage, sandbox, settings, tmp_path):
+    # The download step against the S3 API: the object is the fetched file, byte for
+    # byte, and the temporary file is gone once it is up.
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    task = finished_at_sandbox(sandbox)
+    download_result(task_id=task.pk)
+    item = HistoryItem.objects.get(task=task)
+    assert item.task.status == TaskStatus.COMPLETED
+    stored = s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=item.video.name)["Body"].read()
+    assert (len(stored), hashlib.sha256(stored).hexdigest()) == (item.size_bytes, item.sha256)
+    poster = s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=item.poster.name)["Body"].read()
+    assert poster[:3] == b"\xff\xd8\xff"
+    assert list(tmp_path.iterdir()) == []
