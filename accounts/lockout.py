@@ -10,10 +10,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 
 from api.errors import error_body
 
-MESSAGE = "Too many failed logins. Try again later."
+# Lazy: read in the language of the request that meets it (here and in the API).
+MESSAGE = gettext_lazy("Too many failed logins. Try again later.")
 # django-axes stores the account's name in a column of this many characters.
 _NAME_LENGTH = 255
 
@@ -21,7 +23,7 @@ _NAME_LENGTH = 255
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
     retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
     if request.path.startswith("/api/"):
-        response = JsonResponse(error_body("locked_out", MESSAGE), status=429)
+        response = JsonResponse(error_body("locked_out", str(MESSAGE)), status=429)
     else:
         response = render(request, "accounts/locked_out.html", {"minutes": max(1, retry_after // 60)}, status=429)
     response["Retry-After"] = str(retry_after)

@@ -1,10 +1,11 @@
-"""Writes of accounts: suspending a user and lifting it, and the check every way of
-starting new work asks first."""
+"""Writes of accounts: suspending a user and lifting it, the check every way of
+starting new work asks first, and the user's choice of language."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
@@ -56,3 +57,36 @@ def reinstate_user(*, user) -> bool:
     if lifted:
         logger.info("user %s reinstated", user)
     return bool(lifted)
+
+
+# The session remembers a signed-in user's chosen language from login on (see
+# remember_language_at_login); accounts.middleware applies it.
+LANGUAGE_SESSION_KEY = "account_language"
+
+
+class UnknownLanguage(ValueError):
+    """Not one of the site's languages (settings.LANGUAGES)."""
+
+
+def choose_language(*, user, language: str, session=None) -> None:
+    """Store the user's choice of language on their account (and in their session,
+    when given), so it follows them to every browser they sign in on. A blank
+    language forgets the choice: the browser's Accept-Language decides again."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise UnknownLanguage(language)
+    Account.objects.update_or_create(user=user, defaults={"language": language})
+    if session is not None:
+        remember_in_session(session, language)
+
+
+def remember_language_at_login(*, user, session) -> None:
+    """At login: the account's language, if the user chose one, becomes the session's."""
+    language = Account.objects.filter(user=user).values_list("language", flat=True).first() or ""
+    remember_in_session(session, language if language in dict(settings.LANGUAGES) else "")
+
+
+def remember_in_session(session, language: str) -> None:
+    if language:
+        session[LANGUAGE_SESSION_KEY] = language
+    else:
+        session.pop(LANGUAGE_SESSION_KEY, None)

@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A signed-in user's chosen language over the cookie; Accept-Language alone under /api/.
+    "accounts.middleware.AccountLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -82,6 +84,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "credits.context_processors.header_credits",
             ],
+            # {% load formats %}: relative times, credits, durations, file sizes in the
+            # page's language (videoplanet/formats.py).
+            "libraries": {"formats": "videoplanet.formats"},
         },
     },
 ]
@@ -139,7 +144,9 @@ ACCOUNT_RATE_LIMITS = {"login_failed": None}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="VideoPlanet <videoplanet@localhost>")
 
 # English and Korean. LocaleMiddleware picks the language from the user's choice (the
-# language cookie, set from the account at login) or else the browser's Accept-Language.
+# language cookie, set by the header's switch) or else the browser's Accept-Language; a
+# signed-in user's choice is stored on their account and applied from login on, and the
+# API answers in the request's Accept-Language (accounts/middleware.py).
 # The catalogs live in locale/ and are compiled by `python -m devtools.messages`, which
 # both make commands run (no gettext tools needed at run time).
 LANGUAGE_CODE = "en"
@@ -364,7 +371,7 @@ AXES_VERBOSE = False
 if env.bool("HTTPS", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
 
 # --- operations: monitoring, health, alerts ---------------------------------------

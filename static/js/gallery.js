@@ -10,10 +10,12 @@
     return field ? field.value : "";
   }
 
-  function text(name, fallback) {
-    var live = document.getElementById("live");
-    return (live && live.dataset[name]) || fallback;
-  }
+  // Django's JavaScript catalog (loaded by base.html) translates; without it, English.
+  var gettext = window.gettext || function (message) { return message; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%s/g, function () { return values.shift(); });
+  };
 
   // Filters apply as soon as they change; the search box after a short pause.
   function setUpFilters() {
@@ -38,7 +40,7 @@
       box.checked = selected.has(box.value);
     });
     var count = document.querySelector("[data-selected-count]");
-    if (count) count.textContent = selected.size ? text("selectedText", "%s selected").replace("%s", selected.size) : "";
+    if (count) count.textContent = selected.size ? interpolate(ngettext("%s selected", "%s selected", selected.size), [selected.size]) : "";
   }
   function setUpBulk() {
     var bulk = document.getElementById("bulk");
@@ -59,7 +61,7 @@
       var button = event.submitter;
       if (!selected.size) {
         event.preventDefault();
-        toast(text("noneSelected", "Select some videos first."), "info");
+        toast(gettext("Select some videos first."), "info");
         return;
       }
       if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) event.preventDefault();
@@ -85,7 +87,7 @@
     var close = document.createElement("button");
     close.type = "button";
     close.className = "link";
-    close.setAttribute("aria-label", text("closeText", "Close"));
+    close.setAttribute("aria-label", gettext("Close"));
     close.textContent = "×";
     close.addEventListener("click", function () { item.remove(); });
     item.appendChild(close);
@@ -98,7 +100,7 @@
       var now = card.dataset.status;
       if (before && !FINISHED[before] && (now === "completed" || now === "failed")) {
         var prompt = card.dataset.prompt || "";
-        var message = (now === "completed" ? text("finishedText", "Finished: %s") : text("failedText", "Failed: %s")).replace("%s", prompt);
+        var message = interpolate(now === "completed" ? gettext("Finished: %s") : gettext("Failed: %s"), [prompt]);
         toast(message, now === "completed" ? "ok" : "error");
         finishedCount += 1;
         document.title = "(" + finishedCount + ") " + baseTitle;
