@@ -9,10 +9,11 @@ import re
 from html.parser import HTMLParser
 
 # Names that stay as they are in every language (the style guide): the product, the
-# provider, the models (their names; what they do is translated), file formats, units.
+# provider, the models (their names; what they do is translated), palettes and tools
+# named after products, file formats, units.
 ALLOWED = [
     "VideoPlanet", "fal.ai", "fal", "Kling", "Veo", "Seedance", "Standard", "Master", "Pro", "Fast",
-    "MP4", "PNG", "GIF", "ZIP", "JSON", "API", "URL", "UTC", "HTTP", "OK",
+    "Game Boy", "Aseprite", "MP4", "PNG", "GIF", "ZIP", "JSON", "API", "URL", "UTC", "HTTP", "OK",
 ]
 READ_ATTRIBUTES = {"aria-label", "title", "alt", "placeholder", "aria-description", "data-confirm"}
 WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]*(?:[ \t\u00a0]+[A-Za-z][A-Za-z'’-]*)+")
