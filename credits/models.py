@@ -18,12 +18,12 @@ class Tier(models.TextChoices):
 
 
 class Wallet(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
-    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.FREE)
-    balance = models.IntegerField(default=0, editable=False, help_text="Credits the user can spend now.")
-    reserved = models.IntegerField(default=0, editable=False, help_text="Credits held by videos being made.")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet", verbose_name=_("user"))
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.FREE, verbose_name=_("tier"))
+    balance = models.IntegerField(default=0, editable=False, help_text=_("Credits the user can spend now."), verbose_name=_("balance"))
+    reserved = models.IntegerField(default=0, editable=False, help_text=_("Credits held by videos being made."), verbose_name=_("reserved"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         constraints = [
@@ -55,20 +55,20 @@ class LedgerEntry(models.Model):
     task is settled (charged or released) at most once: the database refuses a second
     one whatever path (retry, duplicate webhook, race) tries to write it."""
 
-    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="entries")
-    kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    credits = models.IntegerField(help_text="Size of the movement; negative only for a grant that takes back.")
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="entries", verbose_name=_("wallet"))
+    kind = models.CharField(max_length=16, choices=EntryKind.choices, verbose_name=_("kind"))
+    credits = models.IntegerField(help_text=_("Size of the movement; negative only for a grant that takes back."), verbose_name=_("credits"))
     # No database constraint: the ledger keeps the task's id even if the job is deleted.
     task = models.ForeignKey(
-        "generation.Task", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="ledger_entries"
+        "generation.Task", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="ledger_entries", verbose_name=_("task")
     )
-    balance_after = models.IntegerField()
-    reserved_after = models.IntegerField()
-    note = models.CharField(max_length=200, blank=True)
+    balance_after = models.IntegerField(_("balance after"))
+    reserved_after = models.IntegerField(_("reserved after"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -107,18 +107,18 @@ class ProviderCost(models.Model):
     rule applied to what was sent (`generation.catalog.pricing`)."""
 
     task = models.OneToOneField(
-        "generation.Task", on_delete=models.DO_NOTHING, db_constraint=False, related_name="provider_cost"
+        "generation.Task", on_delete=models.DO_NOTHING, db_constraint=False, related_name="provider_cost", verbose_name=_("task")
     )
-    provider = models.CharField(max_length=32)
-    model_key = models.CharField(max_length=64, db_index=True)
-    endpoint = models.CharField(max_length=200)
-    outcome = models.CharField(max_length=16, default="completed", help_text="How the billed task finished.")
-    seconds = models.DecimalField(max_digits=7, decimal_places=2)
-    usd_per_second = models.DecimalField(max_digits=8, decimal_places=4, help_text="The amount over the seconds.")
-    amount_usd = models.DecimalField(max_digits=10, decimal_places=4)
-    basis = models.CharField(max_length=200, blank=True, help_text="How the amount was reckoned.")
-    estimated = models.BooleanField(default=False, help_text="The model's price is an estimate, not fal's published figure.")
-    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    provider = models.CharField(max_length=32, verbose_name=_("provider"))
+    model_key = models.CharField(max_length=64, db_index=True, verbose_name=_("model key"))
+    endpoint = models.CharField(max_length=200, verbose_name=_("endpoint"))
+    outcome = models.CharField(max_length=16, default="completed", help_text=_("How the billed task finished."), verbose_name=_("outcome"))
+    seconds = models.DecimalField(max_digits=7, decimal_places=2, verbose_name=_("seconds"))
+    usd_per_second = models.DecimalField(max_digits=8, decimal_places=4, help_text=_("The amount over the seconds."), verbose_name=_("USD per second"))
+    amount_usd = models.DecimalField(max_digits=10, decimal_places=4, verbose_name=_("amount (USD)"))
+    basis = models.CharField(max_length=200, blank=True, help_text=_("How the amount was reckoned."), verbose_name=_("basis"))
+    estimated = models.BooleanField(default=False, help_text=_("The model's price is an estimate, not fal's published figure."), verbose_name=_("estimated"))
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("recorded at"))
 
     class Meta:
         ordering = ["-recorded_at"]

@@ -36,25 +36,25 @@ class ProviderGroup(models.Model):
     (the catalog's `ModelSpec.group`). Made with the settings' defaults on first use;
     staff change a group's figures in the admin."""
 
-    name = models.CharField(max_length=100, primary_key=True)
-    max_in_flight = models.PositiveIntegerField(default=_default_cap, help_text="Requests at the provider at once.")
-    min_interval_seconds = models.FloatField(default=_default_interval, help_text="Between two submits to this group.")
-    last_submit_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=100, primary_key=True, verbose_name=_("name"))
+    max_in_flight = models.PositiveIntegerField(default=_default_cap, help_text=_("Requests at the provider at once."), verbose_name=_("max in flight"))
+    min_interval_seconds = models.FloatField(default=_default_interval, help_text=_("Between two submits to this group."), verbose_name=_("min interval seconds"))
+    last_submit_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last submit at"))
 
-    breaker = models.CharField(max_length=16, choices=BreakerState.choices, default=BreakerState.CLOSED)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    opened_at = models.DateTimeField(null=True, blank=True)
+    breaker = models.CharField(max_length=16, choices=BreakerState.choices, default=BreakerState.CLOSED, verbose_name=_("breaker"))
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=_("consecutive failures"))
+    opened_at = models.DateTimeField(null=True, blank=True, verbose_name=_("opened at"))
     # When an open breaker lets one probe through; empty while staff hold it open.
-    probe_after = models.DateTimeField(null=True, blank=True)
-    probe_task = models.UUIDField(null=True, blank=True, help_text="The task sent as the probe while half open.")
-    last_failure = models.TextField(blank=True, help_text="What the provider last answered when it failed.")
-    opened_by_hand = models.BooleanField(default=False)
+    probe_after = models.DateTimeField(null=True, blank=True, verbose_name=_("probe after"))
+    probe_task = models.UUIDField(null=True, blank=True, help_text=_("The task sent as the probe while half open."), verbose_name=_("probe task"))
+    last_failure = models.TextField(blank=True, help_text=_("What the provider last answered when it failed."), verbose_name=_("last failure"))
+    opened_by_hand = models.BooleanField(default=False, verbose_name=_("opened by hand"))
     # Whether a task may be waiting for this group: set (under the row's lock) when a
     # task starts to wait, cleared by the wake-up that finds the queue empty. A task
     # leaving the provider reads it in the statement that locks its own row, so an
     # empty queue costs no further query (see operations.services.slot_freed). True
     # for a new row, so that the first wake-up finds out.
-    has_waiting = models.BooleanField(default=True, help_text="A task may be waiting for a slot of this group.")
+    has_waiting = models.BooleanField(default=True, help_text=_("A task may be waiting for a slot of this group."), verbose_name=_("has waiting"))
 
     class Meta:
         ordering = ["name"]
@@ -78,9 +78,9 @@ class Heartbeat(models.Model):
     """The last sign of life of one background process, kept in the database so that
     every web process on every machine sees the same answer."""
 
-    name = models.CharField(max_length=200, unique=True, help_text="The process: its worker id and host.")
-    kind = models.CharField(max_length=16, choices=ProcessKind.choices, db_index=True)
-    beat_at = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=200, unique=True, help_text=_("The process: its worker id and host."), verbose_name=_("name"))
+    kind = models.CharField(max_length=16, choices=ProcessKind.choices, db_index=True, verbose_name=_("kind"))
+    beat_at = models.DateTimeField(default=timezone.now, verbose_name=_("beat at"))
 
     class Meta:
         ordering = ["kind", "name"]
@@ -96,12 +96,12 @@ class AlertIncident(models.Model):
     open per rule (the database refuses a second), so each incident mails once when it
     opens and once when it is resolved, however many processes check."""
 
-    rule = models.CharField(max_length=32, db_index=True)
-    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    value = models.FloatField(help_text="The measure when the incident opened, then the worst seen.")
-    threshold = models.FloatField()
-    summary = models.CharField(max_length=300)
+    rule = models.CharField(max_length=32, db_index=True, verbose_name=_("rule"))
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("opened at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
+    value = models.FloatField(help_text=_("The measure when the incident opened, then the worst seen."), verbose_name=_("value"))
+    threshold = models.FloatField(_("threshold"))
+    summary = models.CharField(max_length=300, verbose_name=_("summary"))
 
     class Meta:
         ordering = ["-opened_at"]

@@ -23,30 +23,30 @@ class PixelArt(models.Model):
     the same thing finds this row (the unique constraint makes that hold under races);
     a failed one steps aside and a new request makes a fresh attempt."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pixel_arts")
-    source = models.ForeignKey("history.HistoryItem", on_delete=models.CASCADE, related_name="pixel_arts")
-    options = models.JSONField(help_text="The validated settings (pixelart.render.Options).")
-    settings_key = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=PixelArtStatus.choices, default=PixelArtStatus.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    error_message = models.CharField(max_length=500, blank=True)
-    error_detail = models.TextField(blank=True, help_text="For staff: what went wrong, in full.")
-    attempts = models.PositiveSmallIntegerField(default=0)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pixel_arts", verbose_name=_("user"))
+    source = models.ForeignKey("history.HistoryItem", on_delete=models.CASCADE, related_name="pixel_arts", verbose_name=_("source"))
+    options = models.JSONField(help_text=_("The validated settings (pixelart.render.Options)."), verbose_name=_("options"))
+    settings_key = models.CharField(max_length=64, verbose_name=_("settings key"))
+    status = models.CharField(max_length=16, choices=PixelArtStatus.choices, default=PixelArtStatus.PENDING, verbose_name=_("status"))
+    progress = models.PositiveSmallIntegerField(default=0, verbose_name=_("progress"))
+    error_message = models.CharField(max_length=500, blank=True, verbose_name=_("error message"))
+    error_detail = models.TextField(blank=True, help_text=_("For staff: what went wrong, in full."), verbose_name=_("error detail"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
 
-    frame_count = models.PositiveIntegerField(null=True, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    colors = models.PositiveIntegerField(null=True, blank=True, help_text="Colours in the palette (transparency not counted).")
-    frame_durations = models.JSONField(default=list, blank=True, help_text="Milliseconds per frame.")
-    sprite_sheet = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
-    sheet_json = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
-    gif = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
-    frames_zip = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
+    frame_count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("frame count"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    colors = models.PositiveIntegerField(null=True, blank=True, help_text=_("Colours in the palette (transparency not counted)."), verbose_name=_("colors"))
+    frame_durations = models.JSONField(default=list, blank=True, help_text=_("Milliseconds per frame."), verbose_name=_("frame durations"))
+    sprite_sheet = models.FileField(upload_to="pixelart/", max_length=255, blank=True, verbose_name=_("sprite sheet"))
+    sheet_json = models.FileField(upload_to="pixelart/", max_length=255, blank=True, verbose_name=_("sheet JSON"))
+    gif = models.FileField(upload_to="pixelart/", max_length=255, blank=True, verbose_name=_("GIF"))
+    frames_zip = models.FileField(upload_to="pixelart/", max_length=255, blank=True, verbose_name=_("frames ZIP"))
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         ordering = ["-created_at"]
@@ -146,15 +146,15 @@ class LastFrame(models.Model):
     small stored image. One per video file (`video_key`, as for pixel art), so a
     re-downloaded video with other bytes gets its own."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    source = models.ForeignKey("history.HistoryItem", on_delete=models.CASCADE, related_name="last_frames")
-    video_key = models.CharField(max_length=255, help_text="The video file it is taken from (its SHA-256, else its name).")
-    status = models.CharField(max_length=16, choices=PixelArtStatus.choices, default=PixelArtStatus.PENDING)
-    image = models.FileField(upload_to="pixelart/", max_length=255, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
-    error_detail = models.TextField(blank=True, help_text="For staff: what went wrong, in full.")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
+    source = models.ForeignKey("history.HistoryItem", on_delete=models.CASCADE, related_name="last_frames", verbose_name=_("source"))
+    video_key = models.CharField(max_length=255, help_text=_("The video file it is taken from (its SHA-256, else its name)."), verbose_name=_("video key"))
+    status = models.CharField(max_length=16, choices=PixelArtStatus.choices, default=PixelArtStatus.PENDING, verbose_name=_("status"))
+    image = models.FileField(upload_to="pixelart/", max_length=255, blank=True, verbose_name=_("image"))
+    error_message = models.CharField(max_length=500, blank=True, verbose_name=_("error message"))
+    error_detail = models.TextField(blank=True, help_text=_("For staff: what went wrong, in full."), verbose_name=_("error detail"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "video_key"], name="pixelart_one_last_frame_per_video")]
