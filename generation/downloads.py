@@ -25,6 +25,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils.translation import gettext_noop
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from generation.services import fail_task
 from generation.submission import retry_delay
 from generation.tasks import enqueue_download_result
 from generation.transitions import TransitionRefused, transition_task
+from generation.said import said
 from history.services import fill_card
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def probe_video(path: Path) -> VideoFacts:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise DownloadError("The file has no video in it.", "no video stream", retryable=False)
+                raise DownloadError(gettext_noop("The file has no video in it."), "no video stream", retryable=False)
             stream = container.streams.video[0]
             if container.duration is not None:
                 duration = container.duration / av.time_base
@@ -69,7 +71,7 @@ def probe_video(path: Path) -> VideoFacts:
                 duration = 0.0
             first_frame = next(container.decode(stream), None)
             if first_frame is None:
-                raise DownloadError("The video has no frames.", "no decodable frame", retryable=False)
+                raise DownloadError(gettext_noop("The video has no frames."), "no decodable frame", retryable=False)
             poster = io.BytesIO()
             first_frame.to_image().convert("RGB").save(poster, format="JPEG", quality=85)
             return VideoFacts(
@@ -79,7 +81,7 @@ def probe_video(path: Path) -> VideoFacts:
                 poster_jpeg=poster.getvalue(),
             )
     except av.FFmpegError as exc:
-        raise DownloadError("The file is not a playable video.", f"ffmpeg: {exc}", retryable=False) from exc
+        raise DownloadError(gettext_noop("The file is not a playable video."), f"ffmpeg: {exc}", retryable=False) from exc
 
 
 def storage_names(task: Task, *, version: str = "") -> tuple[str, str]:
@@ -187,7 +189,11 @@ def _after_download_error(task: Task, error: DownloadError, holder: _LeaseHolder
             if released:
                 enqueue_download_result(task.pk, run_after=run_after)
         return
-    message = f"{error.message} Gave up after {task.download_attempts} attempts." if error.retryable else error.message
+    message = error.message
+    if error.retryable:
+        message = said(
+            gettext_noop("%(reason)s Gave up after %(attempts)s attempts."), reason=error.message, attempts=task.download_attempts
+        )
     with transaction.atomic():
         if holder.still_ours(lock=True):
             fail_task(task_id=task.pk, kind=ErrorKind.DOWNLOAD, message=message, detail=error.detail)

@@ -16,9 +16,11 @@ import fal_client
 import fal_client.client
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from generation.fal_errors import FalFailure, model_failure_message, read_answer, reason_for_status
 from generation.models import ErrorKind
+from generation.said import Said, said
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +103,9 @@ def get_client() -> fal_client.SyncClient:
 
 class ProviderError(Exception):
     """A provider call failed. `kind` decides the response (retry or not); `message`
-    is safe to show a user; `detail` is for staff; `status_code` is fal's HTTP answer
-    (None when none came)."""
+    is safe to show a user (a Said: read again in the reader's language); `short` is
+    its first clause, for "… Gave up after N attempts."; `detail` is for staff;
+    `status_code` is fal's HTTP answer (None when none came)."""
 
     def __init__(
         self,
@@ -112,10 +115,12 @@ class ProviderError(Exception):
         *,
         request_may_exist: bool = False,
         status_code: int | None = None,
+        short: str | None = None,
     ):
         super().__init__(message)
         self.kind = kind
-        self.message = message
+        self.message = message if isinstance(message, Said) else said(message)
+        self.short = short
         self.detail = detail
         # True when a submit may have reached the provider although we got no answer.
         self.request_may_exist = request_may_exist
@@ -148,21 +153,25 @@ def _error_for_answer(response: httpx.Response, *, action: str) -> ProviderError
         # fal's "Not Found": no such endpoint (on submit) or no such request.
         failure = FalFailure(ErrorKind.VALIDATION, reason_for_status(404), failure.error_type)
     kind = failure.kind
+    short = None
     if kind == ErrorKind.RATE_LIMIT:
-        message = "The video service is busy; we will try again shortly."
+        message = said(gettext_noop("The video service is busy; we will try again shortly."))
+        short = said(gettext_noop("The video service is busy"))
     elif kind == ErrorKind.QUOTA:
         message = (
-            "The video service account has run out of credit."
+            said(gettext_noop("The video service account has run out of credit."))
             if code == 402 or "balance" in failure.reason.lower()
-            else "The video service refused our credentials or quota."
+            else said(gettext_noop("The video service refused our credentials or quota."))
         )
     elif kind == ErrorKind.VALIDATION:
         message = model_failure_message(failure)
     elif kind == ErrorKind.TIMEOUT:
-        message = "The video service timed out; we will try again."
+        message = said(gettext_noop("The video service timed out; we will try again."))
+        short = said(gettext_noop("The video service timed out"))
     else:
-        message = "The video service had a problem; we will try again."
-    return ProviderError(kind, message, detail, status_code=code)
+        message = said(gettext_noop("The video service had a problem; we will try again."))
+        short = said(gettext_noop("The video service had a problem"))
+    return ProviderError(kind, message, detail, status_code=code, short=short)
 
 
 def classify(exc: Exception, *, action: str) -> ProviderError:
@@ -174,15 +183,15 @@ def classify(exc: Exception, *, action: str) -> ProviderError:
         # A connect timeout never reached the provider; any later timeout may have.
         reached = not isinstance(exc, httpx.ConnectTimeout)
         return ProviderError(
-            ErrorKind.NETWORK, "The video service did not answer in time.", detail, request_may_exist=reached
+            ErrorKind.NETWORK, said(gettext_noop("The video service did not answer in time.")), detail, request_may_exist=reached
         )
     if isinstance(exc, httpx.TransportError):
         reached = not isinstance(exc, httpx.ConnectError)
         return ProviderError(
-            ErrorKind.NETWORK, "Could not reach the video service.", detail, request_may_exist=reached
+            ErrorKind.NETWORK, said(gettext_noop("Could not reach the video service.")), detail, request_may_exist=reached
         )
     if isinstance(exc, (KeyError, ValueError, TypeError)):
-        return ProviderError(ErrorKind.PROVIDER, "The video service gave an answer we could not read.", detail)
+        return ProviderError(ErrorKind.PROVIDER, said(gettext_noop("The video service gave an answer we could not read.")), detail)
     raise exc
 
 
@@ -246,7 +255,7 @@ def fetch_status(*, endpoint: str, request_id: str) -> StatusReport:
     state = _STATES.get(body.get("status")) if isinstance(body, dict) else None
     if state is None:
         raise ProviderError(
-            ErrorKind.PROVIDER, "The video service gave an answer we could not read.",
+            ErrorKind.PROVIDER, said(gettext_noop("The video service gave an answer we could not read.")),
             f"status: HTTP {response.status_code}: {_short(response.text, 2000)}", status_code=response.status_code,
         )
     logs = [str(entry.get("message", "")) for entry in (body.get("logs") or []) if isinstance(entry, dict)]
@@ -278,7 +287,7 @@ def fetch_result(*, endpoint: str, request_id: str) -> ResultReport:
     if response.is_success:
         if not isinstance(body, dict):
             raise ProviderError(
-                ErrorKind.PROVIDER, "The video service gave an answer we could not read.",
+                ErrorKind.PROVIDER, said(gettext_noop("The video service gave an answer we could not read.")),
                 f"result: HTTP {response.status_code}: {_short(response.text, 2000)}", status_code=response.status_code,
             )
         return ResultReport(output=body)

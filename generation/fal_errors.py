@@ -15,7 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from generation.models import ErrorKind
+from generation.said import Said, said, said_list
 
 # fal's documented error types (errors and request-errors pages) and the kind each one is.
 _KIND_BY_ERROR_TYPE: dict[str, ErrorKind] = {
@@ -49,7 +52,7 @@ _STATUS_CODE = re.compile(r"Invalid status code:\s*(\d{3})")
 @dataclass(frozen=True)
 class FalFailure:
     kind: ErrorKind
-    reason: str  # readable, safe to show a user; "" when fal gave none
+    reason: str  # readable, safe to show a user (a Said where we worded it); "" when fal gave none
     error_type: str | None = None
 
 
@@ -103,38 +106,41 @@ def read_webhook_error(*, error: Any, payload: Any, payload_error: Any = None) -
     if not text and status_code is not None:
         text = reason_for_status(status_code)
     if not text and isinstance(payload_error, str):
-        text = "The model's answer could not be read"
+        text = said(gettext_noop("The model's answer could not be read"))
     kind = failure.kind if status_code is not None or failure.error_type else ErrorKind.PROVIDER
     return FalFailure(kind=kind, reason=text, error_type=failure.error_type)
 
 
 def reason_for_status(status_code: int) -> str:
     if status_code == 404:
-        return "The video service does not know this model"
+        return said(gettext_noop("The video service does not know this model"))
     if status_code == 422:
-        return "The model refused these settings"
+        return said(gettext_noop("The model refused these settings"))
     if status_code == 504:
-        return "The model took too long"
+        return said(gettext_noop("The model took too long"))
     if status_code >= 500:
-        return "The model failed"
-    return f"The video service answered with an error (HTTP {status_code})"
+        return said(gettext_noop("The model failed"))
+    return said(gettext_noop("The video service answered with an error (HTTP %(status)s)"), status=status_code)
 
 
 def model_failure_message(failure: FalFailure) -> str:
     """What the user reads when the model refused or failed a request."""
     reason = _sentence(failure.reason)
     if failure.kind == ErrorKind.VALIDATION:
-        return f"The model refused these settings. {reason}" if reason else "The model refused these settings."
+        if reason:
+            return said(gettext_noop("The model refused these settings. %(reason)s"), reason=reason)
+        return said(gettext_noop("The model refused these settings."))
     if reason:
-        return f"The model could not make this video: {reason}"
-    return "The model could not make this video."
+        return said(gettext_noop("The model could not make this video: %(reason)s"), reason=reason)
+    return said(gettext_noop("The model could not make this video."))
 
 
 def _sentence(text: str) -> str:
-    text = text.strip()
+    if not isinstance(text, Said):
+        text = text.strip()
     if not text:
         return ""
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
+    return text if text.endswith((".", "!", "?", ")")) else said(gettext_noop("%(sentence)s."), sentence=text)
 
 
 def reason_from_detail(detail: Any) -> str:
@@ -144,8 +150,10 @@ def reason_from_detail(detail: Any) -> str:
         return detail.strip()
     if not isinstance(detail, list):
         return ""
-    parts = [_entry_reason(entry) for entry in detail if isinstance(entry, dict)]
-    return "; ".join(dict.fromkeys(part for part in parts if part))
+    parts = list(dict.fromkeys(part for part in (_entry_reason(entry) for entry in detail if isinstance(entry, dict)) if part))
+    if len(parts) <= 1:
+        return parts[0] if parts else ""
+    return said_list(parts)
 
 
 def _field_label(loc: Any) -> str:
@@ -171,29 +179,39 @@ def _entry_reason(entry: dict) -> str:
     ctx = entry.get("ctx") if isinstance(entry.get("ctx"), dict) else {}
     msg = str(entry.get("msg") or "").strip()
     if type_ in ("missing", "value_error.missing"):
-        text = "is required"
+        text = said(gettext_noop("is required"))
     elif type_ in ("literal_error", "one_of", "enum") and "expected" in ctx:
-        text = f"must be one of {_choices(ctx['expected'])}"
+        text = said(gettext_noop("must be one of %(choices)s"), choices=_choices(ctx["expected"]))
     elif type_ == "greater_than_equal" and "ge" in ctx:
-        text = f"must be at least {ctx['ge']}"
+        text = said(gettext_noop("must be at least %(limit)s"), limit=str(ctx["ge"]))
     elif type_ == "greater_than" and "gt" in ctx:
-        text = f"must be more than {ctx['gt']}"
+        text = said(gettext_noop("must be more than %(limit)s"), limit=str(ctx["gt"]))
     elif type_ == "less_than_equal" and "le" in ctx:
-        text = f"must be at most {ctx['le']}"
+        text = said(gettext_noop("must be at most %(limit)s"), limit=str(ctx["le"]))
     elif type_ == "less_than" and "lt" in ctx:
-        text = f"must be less than {ctx['lt']}"
+        text = said(gettext_noop("must be less than %(limit)s"), limit=str(ctx["lt"]))
     elif type_ == "image_too_small" and {"min_width", "min_height"} <= ctx.keys():
-        text = f"the image is too small (at least {ctx['min_width']}×{ctx['min_height']} pixels)"
+        text = said(
+            gettext_noop("the image is too small (at least %(width)s×%(height)s pixels)"),
+            width=str(ctx["min_width"]), height=str(ctx["min_height"]),
+        )
     elif type_ == "image_too_large" and {"max_width", "max_height"} <= ctx.keys():
-        text = f"the image is too large (at most {ctx['max_width']}×{ctx['max_height']} pixels)"
+        text = said(
+            gettext_noop("the image is too large (at most %(width)s×%(height)s pixels)"),
+            width=str(ctx["max_width"]), height=str(ctx["max_height"]),
+        )
     elif type_ == "file_too_large" and "max_size" in ctx:
-        text = f"the file is too large (at most {_size(ctx['max_size'])})"
+        text = said(gettext_noop("the file is too large (at most %(size)s)"), size=_size(ctx["max_size"]))
     elif type_ == "content_policy_violation":
-        text = "was refused by the model's content checker"
+        text = said(gettext_noop("was refused by the model's content checker"))
     else:
         text = msg or type_.replace("_", " ")
     label = _field_label(entry.get("loc"))
-    return f"{label}: {text}" if label else text[:1].upper() + text[1:]
+    if label:
+        return said(gettext_noop("%(field)s: %(problem)s"), field=label, problem=text)
+    if isinstance(text, Said):
+        return Said({**text.words, "capitalize": True})
+    return text[:1].upper() + text[1:]
 
 
 def _size(value: Any) -> str:

@@ -35,11 +35,13 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
+from django.utils.translation import gettext, gettext_noop
 
 import falschemas
 from credits.services import CreditRefused, reserve_for_tasks
 from generation.catalog import END_IMAGE_PLACEHOLDER, IMAGE_PLACEHOLDER, ModelSpec, get_model
 from generation.models import ErrorKind, Task, TaskStatus, Waiting
+from generation.said import model_named, said
 from generation.planning import SEED_LIMIT, JobMode
 from generation.rules import RequestRefused, check_input_images, check_request
 from generation.styles import NO_STYLE, compose_prompt
@@ -150,7 +152,7 @@ def replan(task: Task, fallback: ModelSpec) -> Replan:
     )}
     problems = falschemas.validate(fallback.endpoint, sent)
     if problems:
-        raise RequestRefused({"model": [f"{fallback.label} would refuse this request: {problems}"]})
+        raise RequestRefused({"model": [gettext("%(model)s would refuse this request: %(problems)s") % {"model": fallback.label, "problems": problems}]})
     return Replan(spec=fallback, arguments=arguments, aspect_ratio=ratio, seed=seed)
 
 
@@ -226,7 +228,10 @@ def fall_back(*, task_id: UUID | str) -> Task | None:
                     TaskStatus.CANCELLED,
                     only_from=[TaskStatus.PENDING],
                     error_kind=ErrorKind.PROVIDER,
-                    error_message=f"{own.label} was unavailable; made with {fallback.label} instead.",
+                    error_message=said(
+                        gettext_noop("%(model)s was unavailable; made with %(fallback)s instead."),
+                        model=model_named(own.key), fallback=model_named(fallback.key),
+                    ),
                 )
             new = new_attempt(
                 task.pk,

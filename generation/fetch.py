@@ -39,8 +39,11 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import urllib3
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import LocationParseError, SSLError
+
+from generation.said import Said, said
 
 # One read takes at most this much (one packet's worth, usually much less on a slow
 # link); up to HASH_BACKLOG reads wait for the hashing thread, which bounds the memory
@@ -76,7 +79,8 @@ _REFUSED_NETWORKS = tuple(
 class DownloadError(Exception):
     def __init__(self, message: str, detail: str = "", *, retryable: bool, http_status: int | None = None):
         super().__init__(message)
-        self.message = message
+        # Read again in the reader's language when shown (see generation.said).
+        self.message = message if isinstance(message, Said) else said(message)
         self.detail = detail or message
         self.retryable = retryable
         # The media host's answer, when it gave one: a 4xx that is not worth retrying
@@ -92,7 +96,7 @@ class LeaseLost(Exception):
     """Another worker owns this download now (our lease ran out): stop, keep nothing."""
 
 
-UNTRUSTED = "The result came from a host we do not trust."
+UNTRUSTED = gettext_noop("The result came from a host we do not trust.")
 
 
 def _refuse(detail: str) -> DownloadError:
@@ -160,7 +164,7 @@ def check_url(url: str) -> Target:
     if (scheme, host, port) == _sandbox_origin():
         return target
     if scheme != "https":
-        raise DownloadError("The result link is not secure (https).", f"refused scheme in {url!r}", retryable=False)
+        raise DownloadError(gettext_noop("The result link is not secure (https)."), f"refused scheme in {url!r}", retryable=False)
     if not _host_allowed(host):
         raise _refuse(f"refused host in {url!r}")
     if port not in settings.DOWNLOAD_ALLOWED_PORTS:
@@ -193,9 +197,9 @@ def checked_addresses(target: Target) -> list[str]:
     try:
         addresses = resolve(target.host, target.port)
     except (socket.gaierror, UnicodeError) as exc:
-        raise DownloadError("Could not reach the result's host.", f"dns {target.host}: {exc}", retryable=True) from exc
+        raise DownloadError(gettext_noop("Could not reach the result's host."), f"dns {target.host}: {exc}", retryable=True) from exc
     if not addresses:
-        raise DownloadError("Could not reach the result's host.", f"dns {target.host}: no address", retryable=True)
+        raise DownloadError(gettext_noop("Could not reach the result's host."), f"dns {target.host}: no address", retryable=True)
     # One bad answer refuses the host: a name that mixes public and internal
     # addresses is not one we want to talk to.
     for address in addresses:
@@ -322,7 +326,7 @@ def _connect(target: Target, addresses: list[str], *, deadline: float, alarm: _A
         except (Urllib3Error, OSError) as exc:
             if alarm.fired:
                 raise DownloadError(
-                    "The result's host did not answer in time.",
+                    gettext_noop("The result's host did not answer in time."),
                     f"GET {target.url} via {address}: no response within the time allowed ({exc!r})",
                     retryable=True,
                 ) from exc
@@ -335,12 +339,12 @@ def _connect(target: Target, addresses: list[str], *, deadline: float, alarm: _A
             # Cut while the headers came (http.client reads the cut as their end).
             response.close()
             raise DownloadError(
-                "The result's host did not answer in time.",
+                gettext_noop("The result's host did not answer in time."),
                 f"GET {target.url} via {address}: headers still coming when the time allowed ran out",
                 retryable=True,
             )
         return response
-    raise DownloadError("Could not download the video.", f"GET {target.url} via {addresses}: {last!r}", retryable=True)
+    raise DownloadError(gettext_noop("Could not download the video."), f"GET {target.url} via {addresses}: {last!r}", retryable=True)
 
 
 
@@ -423,7 +427,7 @@ def _fetch(url, destination, *, max_bytes, on_progress, started, deadline, alarm
             continue
         break
     else:
-        raise DownloadError("The result link redirected too many times.", f"last url {url}", retryable=False)
+        raise DownloadError(gettext_noop("The result link redirected too many times."), f"last url {url}", retryable=False)
 
     alarm.ring_at(deadline)
     try:
@@ -436,21 +440,21 @@ def _fetch(url, destination, *, max_bytes, on_progress, started, deadline, alarm
 def _stream_body(response, url, destination, *, max_bytes, started, deadline, on_progress, alarm) -> Fetched:
     if response.status >= 500 or response.status in (408, 429):
         raise DownloadError(
-            "The provider could not serve the video just now.", f"HTTP {response.status} from {url}",
+            gettext_noop("The provider could not serve the video just now."), f"HTTP {response.status} from {url}",
             retryable=True, http_status=response.status,
         )
     if response.status != 200:
         raise DownloadError(
-            "The provider no longer has this video.", f"HTTP {response.status} from {url}",
+            gettext_noop("The provider no longer has this video."), f"HTTP {response.status} from {url}",
             retryable=False, http_status=response.status,
         )
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type and not content_type.startswith(ACCEPTED_CONTENT_TYPES):
-        raise DownloadError("The provider sent something that is not a video.", f"Content-Type {content_type!r} from {url}", retryable=True)
+        raise DownloadError(gettext_noop("The provider sent something that is not a video."), f"Content-Type {content_type!r} from {url}", retryable=True)
     declared = response.headers.get("Content-Length", "")
     declared_size = int(declared) if declared.isdigit() and len(declared) < 20 else None
     if declared_size is not None and declared_size > max_bytes:
-        raise DownloadError("The video is larger than we accept.", f"Content-Length {declared} > {max_bytes}", retryable=False)
+        raise DownloadError(gettext_noop("The video is larger than we accept."), f"Content-Length {declared} > {max_bytes}", retryable=False)
 
     hasher = _Hasher()
     try:
@@ -481,15 +485,15 @@ def _copy_body(response, url, destination, hasher, *, max_bytes, declared_size, 
         except (Urllib3Error, OSError) as exc:
             if alarm.fired:
                 raise DownloadError(
-                    "The download took too long.",
+                    gettext_noop("The download took too long."),
                     f"{size} bytes, cut at the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline: {exc!r}",
                     retryable=True,
                 ) from exc
-            raise DownloadError("The download was interrupted.", f"after {size} bytes: {exc!r}", retryable=True) from exc
+            raise DownloadError(gettext_noop("The download was interrupted."), f"after {size} bytes: {exc!r}", retryable=True) from exc
         if not chunk:
             if alarm.fired:  # the connection was cut, not finished
                 raise DownloadError(
-                    "The download took too long.",
+                    gettext_noop("The download took too long."),
                     f"{size} bytes, cut at the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline",
                     retryable=True,
                 )
@@ -497,14 +501,14 @@ def _copy_body(response, url, destination, hasher, *, max_bytes, declared_size, 
         size += len(chunk)
         window_bytes += len(chunk)
         if size > max_bytes:
-            raise DownloadError("The video is larger than we accept.", f"more than {max_bytes} bytes from {url}", retryable=False)
+            raise DownloadError(gettext_noop("The video is larger than we accept."), f"more than {max_bytes} bytes from {url}", retryable=False)
         hasher.add(chunk)
         destination.write(chunk)
         now = time.monotonic()
         elapsed = now - started
         if now > deadline:
             raise DownloadError(
-                "The download took too long.",
+                gettext_noop("The download took too long."),
                 f"{size} bytes in {elapsed:.1f} s: past the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline",
                 retryable=True,
             )
@@ -512,7 +516,7 @@ def _copy_body(response, url, destination, hasher, *, max_bytes, declared_size, 
         if window >= grace:
             if window_bytes / window < min_rate:
                 raise DownloadError(
-                    "The download was too slow.",
+                    gettext_noop("The download was too slow."),
                     f"{window_bytes} bytes in the last {window:.1f} s ({size} in all) is under {min_rate} bytes/s",
                     retryable=True,
                 )
@@ -521,7 +525,7 @@ def _copy_body(response, url, destination, hasher, *, max_bytes, declared_size, 
             last_progress = now
             on_progress(size)
     if time.monotonic() > deadline:
-        raise DownloadError("The download took too long.", f"past the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline", retryable=True)
+        raise DownloadError(gettext_noop("The download took too long."), f"past the {settings.DOWNLOAD_DEADLINE_SECONDS} s deadline", retryable=True)
     if declared_size is not None and size != declared_size:
-        raise DownloadError("The download was interrupted.", f"got {size} of {declared_size} bytes", retryable=True)
+        raise DownloadError(gettext_noop("The download was interrupted."), f"got {size} of {declared_size} bytes", retryable=True)
     return Fetched(size=size, sha256=hasher.finish(), content_type=content_type, url=url)

@@ -181,7 +181,9 @@ class Task(models.Model):
     status_polls = models.PositiveIntegerField(default=0)
 
     error_kind = models.CharField(max_length=16, choices=ErrorKind.choices, blank=True)
-    error_message = models.CharField(max_length=500, blank=True, help_text="Safe to show the user.")
+    error_message = models.CharField(max_length=500, blank=True, help_text="Safe to show the user (in English).")
+    # The same message in parts, read again in the reader's language (generation.said).
+    error_words = models.JSONField(default=dict, blank=True, editable=False)
     error_detail = models.TextField(blank=True, help_text="For staff: type, traceback, provider response.")
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -231,7 +233,9 @@ class Task(models.Model):
     def error_text(self) -> str:
         """Why the attempt failed or was cancelled, as the user reads it, in the active
         language (`error_message` keeps the English for staff)."""
-        return self.error_message
+        from generation.said import text_of
+
+        return text_of(self.error_words, self.error_message)
 
     @property
     def can_retry(self) -> bool:

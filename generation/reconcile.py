@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from generation import fal, polling
 from generation.fal import ProviderError
@@ -58,7 +59,7 @@ def _refresh(task: Task) -> None:
         outcome = fal.fetch_result(endpoint=task.endpoint, request_id=task.request_id) if report.state == "completed" else None
     except ProviderError as error:
         if error.status_code == 404:  # the provider does not know the request (or no longer has its result)
-            fail_task(task_id=task.pk, kind=ErrorKind.PROVIDER, message="The provider lost this request.", detail=error.detail)
+            fail_task(task_id=task.pk, kind=ErrorKind.PROVIDER, message=gettext_noop("The provider lost this request."), detail=error.detail)
         else:
             logger.warning("status of task %s unavailable: %s", task.pk, error.detail)
         return
@@ -128,7 +129,7 @@ def _expire_too_old(now, report: ReconcileReport) -> None:
         if fail_task(
             task_id=task.pk,
             kind=ErrorKind.TIMEOUT,
-            message="This video took too long and was stopped.",
+            message=gettext_noop("This video took too long and was stopped."),
             detail=f"unfinished after {settings.TASK_MAX_AGE_SECONDS} s in status {task.status}",
         ):
             report.expired.append(str(task.pk))
@@ -163,7 +164,7 @@ def _resubmit_expired_submits(now, report: ReconcileReport) -> None:
             fail_task(
                 task_id=task.pk,
                 kind=task.error_kind or ErrorKind.NETWORK,
-                message="We could not reach the video service. Please try again.",
+                message=gettext_noop("We could not reach the video service. Please try again."),
                 detail=f"gave up after {task.submit_attempts} submit attempts; last: {task.error_detail}",
             )
         elif try_transition_task(task.pk, TaskStatus.PENDING, only_from=[TaskStatus.SUBMITTING], lease_until=None):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils.translation import gettext
 
 from generation.models import Job, Task, TaskStatus
 
@@ -42,11 +43,11 @@ class JobProgress:
     @property
     def label(self) -> str:
         """ "3 of 6 done, 1 failed" """
-        parts = [f"{self.completed} of {self.total} done"]
+        parts = [gettext("%(completed)s of %(total)s done") % {"completed": self.completed, "total": self.total}]
         if self.failed:
-            parts.append(f"{self.failed} failed")
+            parts.append(gettext("%(count)s failed") % {"count": self.failed})
         if self.cancelled:
-            parts.append(f"{self.cancelled} cancelled")
+            parts.append(gettext("%(count)s cancelled") % {"count": self.cancelled})
         return ", ".join(parts)
 
 

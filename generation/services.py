@@ -15,7 +15,7 @@ from uuid import UUID
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from accounts.services import ensure_may_start
 from credits.models import EntryKind
@@ -209,7 +209,7 @@ def fail_task(*, task_id: UUID | str, kind: ErrorKind, message: str, detail: str
     """Finish a task as failed, unless it has already finished. Returns whether it moved.
     `seen`: the caller's own read of the task, if any (see `transition_task`)."""
     return try_transition_task(
-        task_id, TaskStatus.FAILED, seen=seen, error_kind=kind, error_message=message[:500], error_detail=detail
+        task_id, TaskStatus.FAILED, seen=seen, error_kind=kind, error_message=message, error_detail=detail
     )
 
 
@@ -269,7 +269,7 @@ def apply_provider_outcome(
             task_id=task.pk,
             seen=task,
             kind=ErrorKind.PROVIDER,
-            message="The model finished but returned no video.",
+            message=gettext_noop("The model finished but returned no video."),
             detail=f"payload without video url: {str(payload)[:2000]}; payload_error: {payload_error}",
         )
     failure = read_webhook_error(error=error, payload=payload, payload_error=payload_error)
@@ -333,7 +333,7 @@ def cancel_task(*, task: Task) -> Task:
             task.pk,
             TaskStatus.CANCELLED,
             error_kind=ErrorKind.CANCELLED,
-            error_message="Cancelled.",
+            error_message=gettext_noop("Cancelled."),
         )
         if cancelled.request_id:  # it reached the provider
             enqueue_cancel_at_provider(cancelled.pk)

@@ -19,10 +19,12 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from generation import fal, fallback, polling
 from generation.fal import ProviderError
 from generation.models import Job, Task, TaskStatus, Waiting
+from generation.said import said
 from generation.tasks import enqueue_cancel_at_provider, enqueue_submit_task
 from generation.transitions import TransitionRefused, mark_waiting, transition_task, try_transition_task
 from operations import services as guardrails
@@ -190,7 +192,11 @@ def _after_submit_error(task: Task, error: ProviderError) -> None:
                 enqueue_submit_task(task.pk, run_after=run_after)
         return
     if error.retryable:
-        fields["error_message"] = f"{error.message.split(';')[0]}. Gave up after {task.submit_attempts} attempts."
+        if error.short:
+            gave_up = gettext_noop("%(reason)s. Gave up after %(attempts)s attempts.")
+        else:
+            gave_up = gettext_noop("%(reason)s Gave up after %(attempts)s attempts.")
+        fields["error_message"] = said(gave_up, reason=error.short or error.message, attempts=task.submit_attempts)
     with transaction.atomic():
         # No request of it reached the provider: a provider failure may be made good
         # with the model's fallback (never a refused input: see generation.fallback).

@@ -33,6 +33,7 @@ from django.tasks import task
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_noop
 from django_tasks_db import DatabaseBackend
 
 from generation.models import ErrorKind
@@ -40,7 +41,7 @@ from generation.transitions import TaskStatus, try_transition_task
 
 logger = logging.getLogger(__name__)
 
-INTERNAL_MESSAGE = "Something went wrong on our side. Please try again."
+INTERNAL_MESSAGE = gettext_noop("Something went wrong on our side. Please try again.")
 
 
 def _run_step(path: str, task_id: str, **kwargs) -> None:

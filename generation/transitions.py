@@ -103,6 +103,18 @@ def _task_model() -> type[Task]:
     return apps.get_model("generation", "Task")
 
 
+def _store_error_words(changes: dict) -> None:
+    """The user's message is kept as English text (for staff) and as its parts, read
+    again in the reader's language when the card is shown (generation.said)."""
+    from generation.said import Said, said, words_of
+
+    message = changes["error_message"] or ""
+    if message and not isinstance(message, Said):
+        message = said(message)
+    changes["error_words"] = words_of(message)
+    changes["error_message"] = str(message)[:500]
+
+
 def _check_field_names(names: Iterable[str]) -> None:
     """A misspelt field would otherwise be set as a plain attribute and silently not
     saved, while the move itself succeeds."""
@@ -143,6 +155,8 @@ def transition_task(
     from operations import services as guardrails
 
     _check_field_names(changes)
+    if "error_message" in changes:
+        _store_error_words(changes)
     model = _task_model()
     task, flag_group, has_waiting = None, None, None
     refused = False

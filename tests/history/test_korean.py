@@ -98,3 +98,13 @@ def test_projects_pages_count_in_korean(signed_in, user):
     assert "여름 광고" in html and "내 프로젝트" in html and "영상 0개" in html
     html = page(signed_in, project.get_absolute_url())
     assert "이 프로젝트에 생성하기" in html
+
+
+def test_the_daily_limit_on_the_generate_page_names_the_time_zone_in_both_languages(signed_in, user, settings):
+    settings.DAILY_VIDEO_LIMITS = {"free": 1, "pro": 1}
+    make_task(user=user, status=TaskStatus.COMPLETED)  # today's one video
+    data = {"prompt": "a fox", "model": "kling-3-t2v"}
+    english = signed_in.post(reverse("generation:generate"), data).content.decode()
+    assert "You have reached today&#x27;s limit of 1 video" in english and f"midnight ({settings.TIME_ZONE})" in english
+    korean = signed_in.post(reverse("generation:generate"), data, **KO).content.decode()
+    assert "일일 한도" in korean and f"자정({settings.TIME_ZONE})" in korean
