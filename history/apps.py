@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class HistoryConfig(AppConfig):
     name = "history"
-    verbose_name = "History"
+    verbose_name = _("History")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
