@@ -189,10 +189,12 @@ def _searched_few(items: QuerySet[HistoryItem], filters: GalleryFilters) -> Quer
     statistics), and a wrong guess walks a long history to the end looking for a
     page of matches that are not there; asking for at most SEARCH_FEW + 1 matches
     first (the prompt index answers a rare word, the first cards a common one)
-    bounds either case, in one query more."""
+    bounds either case, in one query more. They are asked for newest first, so that
+    a common word is read along the (user, -created_at) index rather than by joining
+    every task (unordered, the planner may hash-join a sequential scan of them)."""
     if not filters.query.strip():
         return items
-    few = list(items.order_by().values_list("pk", flat=True)[: SEARCH_FEW + 1])
+    few = list(items.order_by("-created_at").values_list("pk", flat=True)[: SEARCH_FEW + 1])
     return items if len(few) > SEARCH_FEW else HistoryItem.objects.filter(pk__in=few).select_related(
         "task", "task__job", "task__retried_by"
     )

@@ -4,6 +4,7 @@ and a sequential scan of jobs, tasks or cards fails the test. The number of quer
 not grow with the history either."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -87,9 +88,13 @@ def _list_pages(user) -> list[str]:
     ]
 
 
-def test_no_list_page_scans_jobs_tasks_or_cards_sequentially(client, long_history):
-    client.force_login(long_history)
-    for path in _list_pages(long_history):
+@pytest.mark.parametrize("whose", ["longhistory", "neighbour"])
+def test_no_list_page_scans_jobs_tasks_or_cards_sequentially(client, long_history, whose):
+    # The neighbour's history is a sixth of the tables: plans that read a long
+    # history's own rows well may still join every row for a shorter one.
+    user = get_user_model().objects.get(username=whose)
+    client.force_login(user)
+    for path in _list_pages(user):
         for sql, params in _queries_of(client, path):
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
