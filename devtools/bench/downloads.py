@@ -21,7 +21,7 @@ from pathlib import Path
 
 QUICK = "--quick" in sys.argv
 SIZE = (256 if QUICK else 1024) * 1024 * 1024
-ROUNDS = 1 if QUICK else 3
+ROUNDS = 1 if QUICK else 6
 WORKDIR = Path(tempfile.mkdtemp(prefix="bench-downloads-"))
 
 
@@ -98,13 +98,18 @@ def main() -> None:
     make_big_video(WORKDIR / "serve" / "big.mp4")
     url = f"{ORIGIN}/big.mp4"
     curl, fetch, whole, growth = [], [], [], []
-    for n in range(ROUNDS):
+
+    def run_curl(n: int) -> None:
         target = WORKDIR / "curl.out"
         curl.append(timed(lambda: subprocess.run(["curl", "-sS", "-o", str(target), url], check=True)))
         target.unlink()
+
+    def run_fetch(n: int) -> None:
         with open(WORKDIR / "fetch.out", "wb") as handle:
             fetch.append(timed(lambda: fetch_to_file(url, handle, max_bytes=SIZE * 2)))
         (WORKDIR / "fetch.out").unlink()
+
+    def run_whole(n: int) -> None:
         task = make_task(status=TaskStatus.DOWNLOADING, result_url=url, request_id=f"bench-{n}")
         seconds = []
         growth.append(peak_growth_mib(lambda: seconds.append(timed(lambda: download_result(task_id=task.pk)))))
@@ -113,6 +118,13 @@ def main() -> None:
         if task.status != TaskStatus.COMPLETED:
             raise RuntimeError(f"download ended {task.status}: {task.error_detail}")
         shutil.rmtree(WORKDIR / "media", ignore_errors=True)
+
+    # Each round starts with a different one of the three, so that none always comes
+    # first (after a pause) or right after another's gigabyte was written and deleted.
+    runs = [run_curl, run_fetch, run_whole]
+    for n in range(ROUNDS):
+        for run in runs[n % 3:] + runs[: n % 3]:
+            run(n)
         print(f"downloads: round {n}: curl {SIZE / MIB / curl[-1]:.0f} MiB/s, fetch {SIZE / MIB / fetch[-1]:.0f} MiB/s, "
               f"whole step {SIZE / MIB / whole[-1]:.0f} MiB/s (peak memory +{growth[-1]:.0f} MiB)",
               file=sys.stderr, flush=True)
