@@ -60,14 +60,15 @@ def words_of(message: str) -> dict:
 
 
 def text_of(words: dict, english: str = "") -> str:
-    """A stored message in the active language; `english` when no parts were stored
-    (messages written before the parts were, or plain text)."""
+    """A stored message in the active language. With no parts stored (a message
+    written before they were), the English text is looked up as a msgid: our own
+    fixed messages are found, anything else is shown as it was stored."""
     if not words:
-        return english
+        return gettext(english) if english else ""
     try:
         return _render(words)
     except (KeyError, TypeError, ValueError):
-        return english
+        return gettext(english) if english else ""
 
 
 def _value(value: Any) -> Any:

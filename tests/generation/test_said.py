@@ -65,6 +65,10 @@ def test_a_message_stored_before_its_parts_is_shown_as_stored(user):
     with translation.override("ko"):
         assert task.error_text == "An old reason."
     assert text_of({"msgid": ""}, "") == ""  # never the catalog's header
+    # A fixed message of ours stored without its parts is still found by its words.
+    Task.objects.filter(pk=task.pk).update(error_message="Something went wrong on our side. Please try again.")
+    with translation.override("ko"):
+        assert failed(task).error_text == "저희 쪽에서 문제가 발생했습니다. 다시 시도해 주세요."
 
 
 def test_failure_reasons_read_again_in_the_active_language():
