@@ -80,6 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="Smaller sizes, for trying the suite out.")
+    parser.add_argument("--sizes", help="pipeline: the two sizes, e.g. 50,500 (default 50,200).")
+    parser.add_argument("--profile", metavar="DIR", help="pipeline: sample our processes with py-spy into DIR.")
     options = parser.parse_args()
     unknown = set(options.sections) - set(SECTIONS)
     if unknown:
@@ -87,7 +89,11 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     rows = []
     for name in options.sections or SECTIONS:
-        rows.extend(run_section(name, ["--quick"] if options.quick else []))
+        extra = ["--quick"] if options.quick else []
+        if name == "pipeline":
+            extra += ["--sizes", options.sizes] if options.sizes else []
+            extra += ["--profile", str(Path(options.profile).resolve())] if options.profile else []
+        rows.extend(run_section(name, extra))
     print()
     print(f"Benchmarks of {started} on {machine()}")
     print(table(rows))
