@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from generation import fal, polling
+from generation.catalog import endpoints_in_group, group_for_endpoint
 from generation.fal import ProviderError
 from generation.models import AT_PROVIDER, FINISHED, ErrorKind, Task, TaskStatus, Waiting
 from generation.services import apply_provider_failure, apply_provider_outcome, fail_task
@@ -28,6 +29,7 @@ from generation.tasks import (
     enqueue_submit_task,
 )
 from generation.transitions import try_transition_task, update_progress
+from operations import services as guardrails
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +84,11 @@ class ReconcileReport:
     resubmitted: list[str] = field(default_factory=list)
     redownloaded: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    woken: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
-            f"polled={len(self.polled)} resubmitted={len(self.resubmitted)} "
+            f"polled={len(self.polled)} resubmitted={len(self.resubmitted)} woken={len(self.woken)} "
             f"redownloaded={len(self.redownloaded)} expired={len(self.expired)}"
         )
 
@@ -145,14 +148,26 @@ def _poll_due(now, report: ReconcileReport) -> None:
 
 
 def _resubmit_lost_pending(now, report: ReconcileReport) -> None:
-    """Pending whose submit step was lost (its worker died holding it)."""
-    stale_pending = Task.objects.filter(status=TaskStatus.PENDING, created_at__lt=now - timedelta(seconds=60)).filter(
-        Q(next_attempt_at__isnull=True, updated_at__lt=now - timedelta(seconds=60))
-        | Q(next_attempt_at__lt=now - timedelta(seconds=60))
+    """Pending whose submit step was lost (its worker died holding it). A task waiting
+    for its group with no step queued (`next_attempt_at` empty) has lost nothing: a
+    freed slot wakes it. Should that wake-up itself be lost (a crash between a commit
+    and the wake-up after it), its group's queue is woken here once the wait has been
+    quiet for a minute -- one wake-up per group, which queues only as many as there
+    are free slots, instead of running every waiting task's step again."""
+    stale = now - timedelta(seconds=60)
+    stale_pending = Task.objects.filter(status=TaskStatus.PENDING, created_at__lt=stale)
+    lost = stale_pending.filter(
+        Q(next_attempt_at__isnull=True, updated_at__lt=stale, waiting=Waiting.NOT_WAITING) | Q(next_attempt_at__lt=stale)
     )
-    for task_id in _claim(stale_pending, now):
+    for task_id in _claim(lost, now):
         enqueue_submit_task(task_id)
         report.resubmitted.append(str(task_id))
+    quiet = stale_pending.filter(next_attempt_at__isnull=True, updated_at__lt=stale).exclude(waiting=Waiting.NOT_WAITING)
+    groups = {group_for_endpoint(endpoint) for endpoint in quiet.order_by().values_list("endpoint", flat=True).distinct()}
+    for group in sorted(groups):
+        # Quiet again in a minute: the next check of this queue is then.
+        quiet.filter(endpoint__in=endpoints_in_group(group)).update(updated_at=now)
+        report.woken.extend(str(task_id) for task_id in guardrails.wake_waiting(group=group))
 
 
 def _resubmit_expired_submits(now, report: ReconcileReport) -> None:

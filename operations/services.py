@@ -133,6 +133,27 @@ def _wait(group: ProviderGroup, decision: SlotDecision) -> SlotDecision:
     return decision
 
 
+def sendable_at_once(*, endpoint: str, count: int) -> int:
+    """How many of `count` new tasks of this endpoint's group to queue a submit step
+    for now; the others start waiting for a slot (and `note_waiting`), to be woken in
+    the queue's order when one frees, instead of running a submit step that could only
+    record that they wait. An estimate read without the group's lock: too many only
+    costs those extra runs, and at least one is always sent, whose step decides under
+    the lock as ever. A group without a row yet, or with its breaker not closed (each
+    task must find that out for itself: fallback or a wait for the breaker), sends all."""
+    name = group_for_endpoint(endpoint)
+    row = ProviderGroup.objects.filter(name=name).values_list("breaker", "has_waiting", "max_in_flight").first()
+    if count <= 1 or row is None or row[0] != BreakerState.CLOSED:
+        return count
+    _, has_waiting, cap = row
+    taken = in_flight_count(name)
+    if has_waiting and taken < cap:
+        taken += Task.objects.filter(status=TaskStatus.PENDING, endpoint__in=endpoints_in_group(name)).exclude(
+            waiting=Waiting.NOT_WAITING
+        ).count()
+    return min(count, max(cap - taken, 1))
+
+
 def note_waiting(*, endpoint: str) -> None:
     """A task of this endpoint's group starts waiting other than through `take_slot`
     (a failed submit held back by the breaker): call in the transaction that records
@@ -181,24 +202,41 @@ def slot_freed(*, endpoint: str, has_waiting: bool | None) -> None:
 def wake_waiting(*, group: str) -> list[UUID]:
     """Queue the submit step of as many waiting tasks as there are free slots, first
     in line first, each for its turn in the group's minimum interval (woken earlier,
-    it would only be told to wait again). Returns their ids. Clears the group's
-    `has_waiting` when it finds no task waiting at all (those it wakes wait until
-    their submit runs, so the flag stays up for them)."""
+    it would only be told to wait again). Returns their ids.
+
+    A waiting task with `next_attempt_at` set has its submit step queued for then
+    (woken here, or told by `take_slot` when to look again): its slot is spoken for,
+    and it is not woken a second time -- so the wake-ups of several freed slots, or of
+    the reconciler, never queue one task twice. A task whose row is locked right now
+    is being decided on by its own step, and is skipped rather than waited for (the
+    lock order is task row first, then group row). Clears the group's `has_waiting`
+    when it finds no task waiting at all."""
     now = timezone.now()
     with transaction.atomic():
         row = locked_group(group)
         if row.breaker != BreakerState.CLOSED:
             return []
-        free = max(row.max_in_flight - in_flight_count(group), 0)
+        queue = waiting_tasks(group)
+        spoken_for = queue.filter(next_attempt_at__isnull=False).count()
+        free = max(row.max_in_flight - in_flight_count(group) - spoken_for, 0)
         # One more than we wake: whether anyone is left waiting.
-        first = list(waiting_tasks(group).values_list("pk", flat=True)[: free + 1])
+        first = list(
+            queue.filter(next_attempt_at__isnull=True)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[: free + 1]
+        )
         woken = first[:free]
         interval = timedelta(seconds=row.min_interval_seconds)
-        for turn, task_id in enumerate(woken, start=1):
-            due = row.last_submit_at + interval * turn if interval and row.last_submit_at is not None else None
-            enqueue_submit_task(task_id, run_after=due if due is not None and due > now else None)
-        if row.has_waiting != bool(first):
-            row.has_waiting = bool(first)
+        # The first turn is once the interval since the last submit is over (now, if
+        # it is), each next one an interval later.
+        start = max(now, row.last_submit_at + interval) if row.last_submit_at is not None else now
+        for turn, task_id in enumerate(woken):
+            due = start + interval * turn
+            Task.objects.filter(pk=task_id).update(next_attempt_at=due)
+            enqueue_submit_task(task_id, run_after=due if due > now else None)
+        still_waiting = bool(first) or spoken_for > 0
+        if row.has_waiting != still_waiting:
+            row.has_waiting = still_waiting
             row.save(update_fields=["has_waiting"])
     return woken
 

@@ -90,6 +90,34 @@ def test_a_pending_task_whose_step_was_lost_is_queued_again():
     assert len(queued_tasks("submit_task")) == 1
 
 
+def test_a_task_waiting_for_a_slot_is_not_sent_again_but_its_quiet_queue_is_woken_once(settings):
+    """A task waiting for its group has lost no step: the reconciler does not run its
+    submit again every minute. If the wake-up of a freed slot was lost, the queue is
+    woken once it has been quiet for a minute -- as many as there are free slots."""
+    settings.PROVIDER_MAX_IN_FLIGHT = 2
+    make_task(status=TaskStatus.QUEUED, request_id="r-busy")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    first, second = (make_task(status=TaskStatus.PENDING, waiting=Waiting.SLOT, created_at=long_ago) for _ in range(2))
+    Task.objects.filter(pk=first.pk).update(created_at=long_ago - timedelta(seconds=1))
+    for task in (first, second):
+        age(task, minutes=5)
+
+    report = reconcile_overdue_tasks()
+    assert report.resubmitted == [] and report.woken == [str(first.pk)]
+    assert [r.task_result.args[0] for r in queued_tasks("submit_task")] == [str(first.pk)]
+    assert Task.objects.get(pk=first.pk).next_attempt_at is not None  # its step is queued
+    # The next pass neither wakes the queue again nor resubmits the woken one.
+    report = reconcile_overdue_tasks()
+    assert (report.resubmitted, report.woken) == ([], [])
+    assert len(queued_tasks("submit_task")) == 1
+
+
+def test_a_woken_task_whose_step_was_lost_is_queued_again():
+    task = make_task(status=TaskStatus.PENDING, waiting=Waiting.SLOT, created_at=timezone.now() - timedelta(minutes=5))
+    Task.objects.filter(pk=task.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=2))
+    assert reconcile_overdue_tasks().resubmitted == [str(task.pk)]
+
+
 def test_a_submitting_task_waits_out_its_grace_period_before_being_sent_again():
     task = make_task(status=TaskStatus.SUBMITTING, submit_attempts=1, lease_until=timezone.now() + timedelta(minutes=5))
     assert reconcile_overdue_tasks().resubmitted == []

@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from credits.models import Tier
 from generation.models import ErrorKind, Task, TaskStatus, Waiting
-from generation.services import cancel_task
+from generation.planning import JobMode
+from generation.services import cancel_task, start_generation
 from generation.submission import submit_task
 from generation.transitions import mark_waiting, transition_task
 from operations.models import BreakerState, ProviderGroup
-from operations.services import close_breaker_by_hand, open_breaker_by_hand, take_slot
+from operations.services import close_breaker_by_hand, open_breaker_by_hand, take_slot, wake_waiting
 from tests.factories import fund, make_task, make_user
 from tests.support import queued_tasks
 
@@ -248,6 +249,51 @@ def test_a_task_deciding_while_a_slot_frees_counts_it_free():
     submit.join(10)
     assert [d.granted for d in decisions] == [True]
     assert woken() == set()
+
+
+def test_a_woken_task_is_not_woken_again_before_its_step_runs(sandbox, settings, django_capture_on_commit_callbacks):
+    """Two slots freeing one after the other (or the reconciler) wake the next in line
+    each, never the same task twice: a woken task's step is queued, its slot spoken for."""
+    settings.PROVIDER_MAX_IN_FLIGHT = 2
+    first, second, third, fourth = submitted(*(make_task(prompt=f"once {n}") for n in range(4)))
+    assert [t.waiting for t in (third, fourth)] == [Waiting.SLOT, Waiting.SLOT]
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=first)
+    assert woken() == {str(third.pk)}
+    assert wake_waiting(group="kling") == []  # nothing more is free: third's step will take the slot
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=second)
+    steps = [r.task_result.args[0] for r in queued_tasks("submit_task")]
+    assert sorted(steps) == sorted([str(third.pk), str(fourth.pk)])
+    assert [t.status for t in submitted(third, fourth)] == [TaskStatus.QUEUED, TaskStatus.QUEUED]
+
+
+def test_a_job_beyond_its_groups_free_slots_queues_the_submits_of_what_fits(sandbox, settings, django_capture_on_commit_callbacks):
+    """The videos that could only be told to wait start waiting, without a submit step
+    run for each; they are woken in the queue's order as slots free."""
+    settings.PROVIDER_MAX_IN_FLIGHT = 2
+    (running,) = submitted(make_task(prompt="fits running"))
+    user = make_user()
+    fund(user, 100)
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="fits", duration=5, mode=JobMode.BATCH, count=3)
+    tasks = list(job.tasks.order_by("variant_index"))
+    assert [t.waiting for t in tasks] == [Waiting.NOT_WAITING, Waiting.SLOT, Waiting.SLOT]
+    assert woken() == {str(tasks[0].pk)}
+    assert ProviderGroup.objects.get(name="kling").has_waiting
+    assert [t.status for t in submitted(tasks[0])] == [TaskStatus.QUEUED]
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_task(task=running)
+    assert woken() - {str(tasks[0].pk)} == {str(tasks[1].pk)}
+    assert [t.status for t in submitted(tasks[1])] == [TaskStatus.QUEUED]
+
+
+def test_a_job_on_a_free_group_queues_every_submit(sandbox):
+    (running,) = submitted(make_task(prompt="free group"))  # its group has a row, one slot taken
+    user = make_user()
+    fund(user, 100)
+    job = start_generation(user=user, model_key="kling-3-t2v", prompt="free", duration=5, mode=JobMode.BATCH, count=2)
+    assert {t.waiting for t in job.tasks.all()} == {Waiting.NOT_WAITING}
+    assert woken() == {str(t.pk) for t in job.tasks.all()}
 
 
 def test_a_woken_task_is_queued_for_its_turn_in_the_interval(sandbox, settings, django_capture_on_commit_callbacks):

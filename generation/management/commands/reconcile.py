@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 alerts_due = time.monotonic() + settings.ALERT_CHECK_SECONDS
             if restarted:
                 self.stdout.write(f"reconcile: {restarted} abandoned pixel art queued again")
-            if every <= 0 or options["verbosity"] > 1 or report.polled or report.resubmitted or report.redownloaded or report.expired:
+            if every <= 0 or options["verbosity"] > 1 or report.polled or report.resubmitted or report.redownloaded or report.expired or report.woken:
                 self.stdout.write(f"reconcile: {report}")
             if every <= 0:
                 return
