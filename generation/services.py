@@ -22,7 +22,7 @@ from credits.models import EntryKind
 from credits.selectors import entries_for_tasks
 from credits.services import reserve_for_tasks
 from generation.fal_errors import FalFailure, model_failure_message, read_webhook_error
-from generation.models import ErrorKind, Job, Task, TaskStatus
+from generation.models import ErrorKind, Job, Task, TaskStatus, Waiting
 from generation.planning import SEED_LIMIT, JobMode, plan_job
 from generation.request_keys import REQUEST_KEY_MAX_LENGTH, RequestKeyReused, request_digest
 from generation.rules import CheckedRequest, RequestRefused, check_input_images, check_request
@@ -30,6 +30,7 @@ from generation.tasks import enqueue_cancel_at_provider, enqueue_download_result
 from generation.transitions import TransitionRefused, can_move, new_attempt, transition_task, try_transition_task
 from history.models import HistoryItem
 from history.services import create_cards, move_card
+from operations import services as guardrails
 from projects.services import ProjectRefused, place_items
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,9 @@ def _record_job(
             user=user, model_key=spec.key, prompt=checked.prompt, params=params,
             request_key=request_key, request_digest=digest, allow_fallback=bool(allow_fallback), **stored,
         )
+        # Beyond what its provider group can take now, a video starts waiting for a
+        # slot and is woken in the queue's order (operations.services.wake_waiting).
+        send = guardrails.sendable_at_once(endpoint=spec.endpoint, count=plan.count)
         new_tasks = Task.objects.bulk_create(
             Task(
                 job=job,
@@ -193,15 +197,18 @@ def _record_job(
                 aspect_ratio=variant.aspect_ratio,
                 seed=variant.seed if spec.seed else None,
                 arguments=checked.arguments_for(variant),
+                waiting=Waiting.NOT_WAITING if number < send else Waiting.SLOT,
             )
-            for variant in plan.variants
+            for number, variant in enumerate(plan.variants)
         )
         reserve_for_tasks(user=user, tasks=new_tasks)
         cards = create_cards(user=user, tasks=new_tasks)
         if project is not None:
             place_items(project=project, items=cards)
-        for task in new_tasks:
+        for task in new_tasks[:send]:
             enqueue_submit_task(task.pk)
+        if send < len(new_tasks):
+            guardrails.note_waiting(endpoint=spec.endpoint)
     return job, new_tasks
 
 
