@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import fal_client
 import fal_client.client
+import httpcore  # noqa: F401 -- see below
 import httpx
 from django.conf import settings
 from django.utils.translation import gettext_noop
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 # answer was lost (a timeout after the request arrived), which can start a second,
 # paid generation. Status and cancel calls are retried by our reconciler instead.
 fal_client.client.MAX_ATTEMPTS = 1
+
+# httpx imports its transport (httpcore) only when the first client is made: a
+# worker's first provider call would pay for that import, in the middle of its work.
+# Imported above with this module instead, so a process pays for it as it starts.
 
 # fal's hosts that the sandbox imitates: the queue (and its backup domain), the REST
 # host that hands out storage tokens and upload slots, and the v3 CDN that takes uploads.
