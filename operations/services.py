@@ -24,7 +24,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -79,7 +79,8 @@ def in_flight_count(group: str) -> int:
 
 def _ahead_of(task: Task, group: str) -> int:
     """How many waiting tasks come before this one."""
-    mine = _ranked(Task.objects.filter(pk=task.pk)).values_list("tier_rank", flat=True).get()
+    # Its own rank as a subquery: one query, not two.
+    mine = Subquery(_ranked(Task.objects.filter(pk=task.pk)).values("tier_rank")[:1])
     earlier = Q(tier_rank=mine) & (Q(created_at__lt=task.created_at) | Q(created_at=task.created_at, pk__lt=task.pk))
     return waiting_tasks(group).exclude(pk=task.pk).filter(Q(tier_rank__gt=mine) | earlier).count()
 
@@ -216,12 +217,20 @@ def wake_waiting(*, group: str) -> list[UUID]:
         row = locked_group(group)
         if row.breaker != BreakerState.CLOSED:
             return []
-        queue = waiting_tasks(group)
-        spoken_for = queue.filter(next_attempt_at__isnull=False).count()
-        free = max(row.max_in_flight - in_flight_count(group) - spoken_for, 0)
-        # One more than we wake: whether anyone is left waiting.
-        first = list(
-            queue.filter(next_attempt_at__isnull=True)
+        # In flight, and waiting with their step queued, in one count.
+        counts = Task.objects.filter(
+            endpoint__in=endpoints_in_group(group), status__in=[*IN_FLIGHT, TaskStatus.PENDING]
+        ).aggregate(
+            in_flight=Count("pk", filter=Q(status__in=IN_FLIGHT)),
+            spoken_for=Count("pk", filter=Q(status=TaskStatus.PENDING, next_attempt_at__isnull=False) & ~Q(waiting=Waiting.NOT_WAITING)),
+        )
+        spoken_for = counts["spoken_for"]
+        free = max(row.max_in_flight - counts["in_flight"] - spoken_for, 0)
+        # One more than we wake: whether anyone is left waiting (known already when
+        # nothing is free and some are spoken for: the flag stays up).
+        first = [] if free == 0 and spoken_for else list(
+            waiting_tasks(group)
+            .filter(next_attempt_at__isnull=True)
             .select_for_update(skip_locked=True, of=("self",))
             .values_list("pk", flat=True)[: free + 1]
         )
