@@ -103,16 +103,21 @@ def _claim(queryset, now) -> list[UUID]:
     return claimed
 
 
-def reconcile_overdue_tasks(*, now=None) -> ReconcileReport:
+def reconcile_overdue_tasks(*, now=None, repairs: bool = True) -> ReconcileReport:
     """One repair pass, in order: give up on tasks past their maximum age, ask the
-    provider about quiet ones, and restart the steps that lost their worker."""
+    provider about quiet ones, and restart the steps that lost their worker. With
+    `repairs` off, only the provider is asked: the repairs look for what has been
+    quiet for a minute or more, so the reconcile command runs them less often
+    (`RECONCILE_REPAIR_SECONDS`) than its passes."""
     now = now or timezone.now()
     report = ReconcileReport()
-    _expire_too_old(now, report)
+    if repairs:
+        _expire_too_old(now, report)
     _poll_due(now, report)
-    _resubmit_lost_pending(now, report)
-    _resubmit_expired_submits(now, report)
-    _restart_orphaned_downloads(now, report)
+    if repairs:
+        _resubmit_lost_pending(now, report)
+        _resubmit_expired_submits(now, report)
+        _restart_orphaned_downloads(now, report)
     return report
 
 

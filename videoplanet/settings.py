@@ -384,6 +384,10 @@ METRICS_WINDOW_SECONDS = env.int("METRICS_WINDOW_SECONDS", default=3600)
 # Workers record a sign of life this often; /readyz wants one younger than the max age.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=15)
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=120)
+# The reconciler asks the provider about overdue tasks every pass; its repairs (lost
+# steps, expired leases, tasks past their maximum age, abandoned pixel art), which look
+# for what has been quiet for a minute or more, run at most this often.
+RECONCILE_REPAIR_SECONDS = env.float("RECONCILE_REPAIR_SECONDS", default=5.0)
 HEALTH_RECONCILER_MAX_AGE_SECONDS = env.int("HEALTH_RECONCILER_MAX_AGE_SECONDS", default=120)
 # Alerts (one mail to ADMINS when a threshold is passed, one when it is resolved; 0
 # turns a rule off). The reconciler checks them every ALERT_CHECK_SECONDS.

@@ -112,6 +112,16 @@ def test_a_task_waiting_for_a_slot_is_not_sent_again_but_its_quiet_queue_is_woke
     assert len(queued_tasks("submit_task")) == 1
 
 
+def test_a_pass_without_repairs_only_asks_the_provider():
+    lost = make_task(status=TaskStatus.PENDING, created_at=timezone.now() - timedelta(minutes=5))
+    age(lost, minutes=5)
+    quiet = make_task(status=TaskStatus.QUEUED, request_id="r-quiet")
+    age(quiet, minutes=5)
+    report = reconcile_overdue_tasks(repairs=False)
+    assert (report.polled, report.resubmitted) == ([str(quiet.pk)], [])
+    assert reconcile_overdue_tasks().resubmitted == [str(lost.pk)]
+
+
 def test_a_woken_task_whose_step_was_lost_is_queued_again():
     task = make_task(status=TaskStatus.PENDING, waiting=Waiting.SLOT, created_at=timezone.now() - timedelta(minutes=5))
     Task.objects.filter(pk=task.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=2))

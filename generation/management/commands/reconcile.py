@@ -17,10 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="Repeat forever with this many seconds between passes.")
 
     def handle(self, *args, every: float, **options):
-        alerts_due = 0.0
+        alerts_due = repairs_due = 0.0
         while True:
-            report = reconcile_overdue_tasks()
-            restarted = restart_abandoned_pixel_art()
+            repairs = time.monotonic() >= repairs_due
+            if repairs:
+                repairs_due = time.monotonic() + settings.RECONCILE_REPAIR_SECONDS
+            report = reconcile_overdue_tasks(repairs=repairs)
+            restarted = restart_abandoned_pixel_art() if repairs else 0
             # /readyz and fal_check read this: the reconciler's last pass.
             record_heartbeat(kind=ProcessKind.RECONCILER, label="reconciler")
             if time.monotonic() >= alerts_due:
